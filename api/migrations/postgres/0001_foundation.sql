@@ -1,0 +1,11 @@
+-- Foundation schema (PostgreSQL). Kept column for column identical to
+-- migrations/sqlite/0001_foundation.sql.
+
+-- Public halves of the operator's emission keys, served at /v1/keys. Old keys
+-- stay forever: codes they signed are checked against them for years.
+CREATE TABLE emission_keys (
+    id          TEXT PRIMARY KEY,
+    algorithm   TEXT NOT NULL,
+    public_key  TEXT NOT NULL UNIQUE,
+    created_at  TIMESTAMPTZ NOT NULL
+);

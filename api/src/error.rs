@@ -1,0 +1,179 @@
+//! Every HTTP error: a status, a stable machine code, and a message in the
+//! language the person asked for.
+//!
+//! Handlers return [`ApiError`]. Its response carries the message key and
+//! arguments in the response's extensions; the [`localize`] middleware, which
+//! knows the request, renders the body in the request's language. Errors made
+//! by actix itself (unknown route, oversized or malformed body) are turned
+//! into `ApiError`s by the handlers installed in `startup`, so every error a
+//! client sees has the same shape:
+//!
+//! ```json
+//! {"error": {"code": "not_found", "message": "…", "reference": null}}
+//! ```
+//!
+//! An unexpected error logs its whole cause chain under a reference id and
+//! shows the client only the reference, never a stack or a SQL message.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tanba_locales::Lang;
+
+use crate::lang::RequestLang;
+
+/// An error as a client sees it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message_key: String,
+    args: Vec<(&'static str, String)>,
+    reference: Option<String>,
+}
+
+/// What the localizing middleware needs, kept in the response's extensions.
+#[derive(Debug, Clone)]
+struct Localizable {
+    code: &'static str,
+    message_key: String,
+    args: Vec<(&'static str, String)>,
+    reference: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    reference: Option<&'a str>,
+}
+
+impl ApiError {
+    /// An error whose message is `error-<code with dashes>` in the locales.
+    pub fn new(status: StatusCode, code: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message_key: format!("error-{}", code.replace('_', "-")),
+            args: Vec::new(),
+            reference: None,
+        }
+    }
+
+    /// The message comes from another key (e.g. a parse error's own key).
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.message_key = key.into();
+        self
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found")
+    }
+
+    /// Something went wrong that the client cannot fix: logged in full under
+    /// a reference the client can quote to support.
+    pub fn internal(err: anyhow::Error) -> Self {
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        tracing::error!(reference = %reference, error = ?err, "internal error");
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+        e.args.push(("reference", reference.clone()));
+        e.reference = Some(reference);
+        e
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The message in a language.
+    pub fn message(&self, lang: Lang) -> String {
+        localized(lang, &self.message_key, &self.args)
+    }
+}
+
+fn localized(lang: Lang, key: &str, args: &[(&'static str, String)]) -> String {
+    tanba_locales::text_with(lang, key, args.iter().map(|(k, v)| (*k, v.as_str())))
+}
+
+fn render(status: StatusCode, lang: Lang, l: &Localizable) -> HttpResponse {
+    let body = Body {
+        error: Inner {
+            code: l.code,
+            message: localized(lang, &l.message_key, &l.args),
+            reference: l.reference.as_deref(),
+        },
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+        .json(body)
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.code, self.status)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let l = Localizable {
+            code: self.code,
+            message_key: self.message_key.clone(),
+            args: self.args.clone(),
+            reference: self.reference.clone(),
+        };
+        // Rendered in Kazakh here; `localize` re-renders it in the request's
+        // language, which only it knows.
+        let mut resp = render(self.status, Lang::default(), &l);
+        resp.extensions_mut().insert(l);
+        resp
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+/// Middleware: renders every [`ApiError`] in the request's language.
+pub async fn localize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let lang = RequestLang::of(req.request());
+    let res = next.call(req).await?;
+    let found = res.response().extensions().get::<Localizable>().cloned();
+    match found {
+        Some(l) if lang != Lang::default() => {
+            let status = res.status();
+            Ok(res.into_response(render(status, lang, &l)))
+        }
+        _ => {
+            let mut res = res.map_into_boxed_body();
+            if found.is_some() {
+                res.headers_mut()
+                    .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static("kk"));
+            }
+            Ok(res)
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! `tanba-api`: the Tanba service and the `tanba` command.
+//!
+//! This crate alone knows HTTP (actix-web), SQL (sqlx, PostgreSQL and SQLite)
+//! and, from the scan path on, the cache. The domain rules it applies all come
+//! from `tanba-core`; the words it shows come from `tanba-locales`.
+//!
+//! - [`cli`]: the `tanba` command (`code parse`, `code verify`, `keys generate`, `serve`).
+//! - [`settings`]: typed settings from defaults, file and `TANBA_…` variables.
+//! - [`startup`]: builds the application on a listener and runs it until a signal.
+//! - [`routes`]: the HTTP handlers, one module per resource.
+//! - [`error`]: every HTTP error with its status, stable machine code and localized text.
+//! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
+//! - [`keys`]: the operator's emission key files.
+
+pub mod cli;
+pub mod error;
+pub mod keys;
+pub mod lang;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

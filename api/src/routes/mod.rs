@@ -1,0 +1,14 @@
+//! HTTP handlers, one module per resource. Each handler states who may call
+//! it; the foundation's endpoints are public.
+
+pub mod health;
+pub mod keys;
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::error::ApiError;
+
+/// Any path no route matches.
+pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}

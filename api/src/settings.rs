@@ -1,0 +1,289 @@
+//! Typed settings of the service: defaults, then an optional TOML file, then
+//! `TANBA_…` environment variables, then command-line flags; validated once at
+//! start-up with messages that name the key.
+//!
+//! The defaults are the embedded configuration a newcomer gets from
+//! `tanba serve`: SQLite in a file in the working directory, an emission key
+//! generated next to it on first start, logs for a human.
+//!
+//! Settings are passed into the application, never read from a global, so a
+//! test can start as many differently configured services as it likes.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for a log collector.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on. `TANBA_LISTEN`, `--listen`.
+    pub listen: String,
+    /// `sqlite://FILE` (created when missing) or `postgres://…`.
+    /// `TANBA_DATABASE_URL`.
+    pub database_url: String,
+    /// Upper bound on pooled database connections.
+    pub database_max_connections: u32,
+    /// The operator's private emission key (JSON, mode 0600). Generated on
+    /// first start when `emission_key_generate` is on and the file is missing.
+    pub emission_key_file: PathBuf,
+    /// Generate the emission key file when it is missing. Off in production,
+    /// where keys are made by `tanba keys generate` under the operator's control.
+    pub emission_key_generate: bool,
+    /// Public base of GS1 Digital Link URIs, e.g. `https://id.tanba.kz`.
+    pub public_base_url: String,
+    /// `json` or `pretty`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `tanba_api=debug,info`.
+    pub log_filter: String,
+    /// Seconds the server waits for requests in flight when asked to stop.
+    pub shutdown_timeout_secs: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            database_url: "sqlite://tanba.db".to_owned(),
+            database_max_connections: 16,
+            emission_key_file: PathBuf::from("tanba-emission.key"),
+            emission_key_generate: true,
+            public_base_url: "https://id.tanba.kz".to_owned(),
+            log_format: LogFormat::Pretty,
+            log_filter: "info".to_owned(),
+            shutdown_timeout_secs: 10,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+// The database URL may carry a password: never print it whole.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database", &self.database_kind())
+            .field("database_max_connections", &self.database_max_connections)
+            .field("emission_key_file", &self.emission_key_file)
+            .field("emission_key_generate", &self.emission_key_generate)
+            .field("public_base_url", &self.public_base_url)
+            .field("log_format", &self.log_format)
+            .field("log_filter", &self.log_filter)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A setting that cannot be used, named by its key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("settings: `{key}` {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (or `tanba.toml` in the working directory if it
+    /// exists), then `TANBA_…` variables from `env`. Validated.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(invalid(
+                        "config",
+                        format!("file {} does not exist", path.display()),
+                    ));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            // Only the working directory: `Toml::file` would also search
+            // parent directories, which surprises more than it helps.
+            None if Path::new("tanba.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("tanba.toml"));
+            }
+            None => {}
+        }
+        // Read from the given environment rather than the process's, so tests
+        // can pass their own; `TANBA_CONFIG` names the file and is not a setting.
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("TANBA_") else {
+                continue;
+            };
+            if key == "CONFIG" || key.starts_with("TEST_") {
+                continue;
+            }
+            let key = key.to_ascii_lowercase();
+            figment = figment.merge(Serialized::default(&key, parse_env_value(&value)));
+        }
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every setting and names the first one that cannot work.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.listen_addr()?;
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres:// (secrets are not shown)",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if self.emission_key_file.as_os_str().is_empty() {
+            return Err(invalid("emission_key_file", "must name a file"));
+        }
+        let base = url::Url::parse(&self.public_base_url)
+            .map_err(|e| invalid("public_base_url", format!("is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.query().is_some() {
+            return Err(invalid(
+                "public_base_url",
+                "must be an http(s) URL without a query",
+            ));
+        }
+        if self.shutdown_timeout_secs > 600 {
+            return Err(invalid("shutdown_timeout_secs", "must be at most 600"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_filter)
+            .map_err(|e| invalid("log_filter", e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })
+    }
+
+    pub fn database_kind(&self) -> DatabaseKind {
+        if self.database_url.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else {
+            DatabaseKind::Postgres
+        }
+    }
+}
+
+/// Environment values are strings; numbers and booleans are recognized so that
+/// `TANBA_DATABASE_MAX_CONNECTIONS=4` fills a number field.
+fn parse_env_value(value: &str) -> serde_json::Value {
+    if let Ok(n) = value.parse::<u64>() {
+        return serde_json::Value::from(n);
+    }
+    match value {
+        "true" => serde_json::Value::Bool(true),
+        "false" => serde_json::Value::Bool(false),
+        _ => serde_json::Value::String(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_defaults_are_sqlite_on_localhost() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database_kind(), DatabaseKind::Sqlite);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&file),
+            env(&[
+                ("TANBA_LISTEN", "127.0.0.1:9100"),
+                ("TANBA_DATABASE_MAX_CONNECTIONS", "4"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9100");
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.database_max_connections, 4);
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        let err =
+            |pairs: &[(&str, &str)]| Settings::load(None, env(pairs)).unwrap_err().to_string();
+        assert!(err(&[("TANBA_LISTEN", "nowhere")]).contains("`listen`"));
+        assert!(err(&[("TANBA_DATABASE_URL", "mysql://x")]).contains("`database_url`"));
+        assert!(
+            err(&[("TANBA_DATABASE_MAX_CONNECTIONS", "0")]).contains("database_max_connections")
+        );
+        assert!(err(&[("TANBA_PUBLIC_BASE_URL", "ftp://x")]).contains("public_base_url"));
+        assert!(err(&[("TANBA_LOG_FORMAT", "xml")]).contains("log_format"));
+        assert!(err(&[("TANBA_NO_SUCH_THING", "1")]).contains("no_such_thing"));
+    }
+
+    #[test]
+    fn a_password_in_the_database_url_is_not_shown() {
+        let s = Settings {
+            database_url: "postgres://u:secret@db/tanba".to_owned(),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Builds the application on a listener and runs it until it is told to stop.
+//!
+//! The server takes its listener, so tests bind port 0 and learn the port;
+//! `tanba serve` binds the configured address. SIGINT and SIGTERM start a
+//! graceful shutdown: no new connections, requests in flight finish (up to
+//! `shutdown_timeout_secs`), then the database pool closes.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use tanba_core::crypto::EmissionKey;
+use tracing_actix_web::TracingLogger;
+
+use crate::error::{self, ApiError};
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::{keys, routes};
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    /// The key that signs new codes. Its public half is registered in the
+    /// store at start-up, so `/v1/keys` always includes it.
+    pub emission_key: Arc<EmissionKey>,
+}
+
+/// A built application, bound and ready to run.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    store: Store,
+}
+
+impl Application {
+    /// Binds `settings.listen` and builds the application.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let addr = settings.listen_addr()?;
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("binding {addr} (is it in use?)"))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Builds the application on a listener the caller bound.
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings).await?;
+        let emission_key =
+            keys::load_or_generate(&settings.emission_key_file, settings.emission_key_generate)?;
+        store
+            .register_emission_key(&emission_key.public().entry())
+            .await
+            .context("registering the emission key")?;
+        let addr = listener.local_addr()?;
+        let shutdown_timeout = settings.shutdown_timeout_secs;
+        let max_body = settings.max_body_bytes;
+        let state = web::Data::new(AppState {
+            settings,
+            store: store.clone(),
+            emission_key: Arc::new(emission_key),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_body)
+                        .error_handler(|err, _req| json_error(err).into()),
+                )
+                .app_data(web::PayloadConfig::default().limit(max_body))
+                .wrap(from_fn(error::localize))
+                .wrap(TracingLogger::default())
+                .service(routes::health::health)
+                .service(routes::keys::keys)
+                .default_service(web::to(routes::not_found))
+        })
+        .shutdown_timeout(shutdown_timeout)
+        .listen(listener)?
+        .run();
+        tracing::info!(%addr, database = ?store.kind(), "tanba listening");
+        Ok(Self {
+            addr,
+            server,
+            store,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// A handle that stops the server gracefully, as SIGTERM does.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("running the HTTP server")?;
+        self.store.close().await;
+        tracing::info!("tanba stopped");
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as J;
+    use actix_web::http::StatusCode;
+    match err {
+        J::OverflowKnownLength { length, limit } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+                .arg("limit", limit)
+                .arg("length", length)
+        }
+        J::Overflow { limit } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            .arg("limit", limit)
+            .arg("length", "?"),
+        J::ContentType => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json"),
+        other => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", other),
+    }
+}

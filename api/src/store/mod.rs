@@ -1,0 +1,171 @@
+//! Storage: one schema for SQLite and PostgreSQL, reached through sqlx.
+//!
+//! PostgreSQL is the source of truth in production; SQLite is the embedded
+//! default so the service starts with no server installed. Both run the same
+//! SQL text wherever the engines agree (the common subset with `$1`
+//! placeholders), through [`with_pool!`], which compiles one body once per
+//! engine. Where an engine needs its own statement for speed (bulk loads with
+//! `COPY`, partition management), a method says so and has an arm per engine.
+//!
+//! Migrations live in `migrations/sqlite` and `migrations/postgres`, kept
+//! table for table identical, and run at start-up.
+//!
+//! Queries are unchecked (`sqlx::query`, not `query!`): the checked macros take
+//! one database URL per crate, and the same suites run on both engines, which
+//! checks them better than one engine's compile-time check would.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::Row as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tanba_core::crypto::PublicKeyEntry;
+use time::OffsetDateTime;
+
+use crate::settings::{DatabaseKind, Settings};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool the store holds. The body is
+/// compiled once per engine, so the SQL text is shared and type-checked for
+/// both.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// An emission key id already stands for another public key.
+#[derive(Debug, thiserror::Error)]
+#[error("emission key id {0} is already registered with another public key")]
+pub struct KeyIdClash(pub String);
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    #[tracing::instrument(skip_all, fields(database = ?settings.database_kind()))]
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let pool = match settings.database_kind() {
+            DatabaseKind::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&settings.database_url)
+                    .context("parsing database_url as a SQLite URL")?
+                    .create_if_missing(true)
+                    // WAL lets scans read while a document is being written.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.database_max_connections)
+                    .connect_with(options)
+                    .await
+                    .context("opening the SQLite database")?;
+                SQLITE_MIGRATIONS
+                    .run(&pool)
+                    .await
+                    .context("running SQLite migrations")?;
+                Pool::Sqlite(pool)
+            }
+            DatabaseKind::Postgres => {
+                let options = PgConnectOptions::from_str(&settings.database_url)
+                    .context("parsing database_url as a PostgreSQL URL")?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.database_max_connections)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                POSTGRES_MIGRATIONS
+                    .run(&pool)
+                    .await
+                    .context("running PostgreSQL migrations")?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Self { pool })
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        match self.pool {
+            Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            Pool::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// A round trip to the database, for the health check.
+    #[tracing::instrument(skip(self))]
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Every emission key ever registered, oldest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn emission_keys(&self) -> anyhow::Result<Vec<PublicKeyEntry>> {
+        const SQL: &str =
+            "SELECT id, algorithm, public_key FROM emission_keys ORDER BY created_at, id";
+        let rows = with_pool!(self, p => {
+            sqlx::query(SQL)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| -> Result<PublicKeyEntry, sqlx::Error> {
+                    Ok(PublicKeyEntry {
+                        id: r.try_get("id")?,
+                        algorithm: r.try_get("algorithm")?,
+                        public_key: r.try_get("public_key")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Registers a public emission key; registering the same key again is a
+    /// no-op, registering another key under a used id is refused.
+    #[tracing::instrument(skip(self, entry), fields(key_id = %entry.id))]
+    pub async fn register_emission_key(&self, entry: &PublicKeyEntry) -> anyhow::Result<()> {
+        const INSERT: &str = "INSERT INTO emission_keys (id, algorithm, public_key, created_at) \
+                              VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+        const EXISTING: &str = "SELECT public_key FROM emission_keys WHERE id = $1";
+        let now = OffsetDateTime::now_utc();
+        let existing: String = with_pool!(self, p => {
+            sqlx::query(INSERT)
+                .bind(&entry.id)
+                .bind(&entry.algorithm)
+                .bind(&entry.public_key)
+                .bind(now)
+                .execute(p)
+                .await?;
+            sqlx::query_scalar(EXISTING).bind(&entry.id).fetch_one(p).await?
+        });
+        if existing != entry.public_key {
+            return Err(KeyIdClash(entry.id.clone()).into());
+        }
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+}

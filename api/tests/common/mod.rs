@@ -1,0 +1,161 @@
+//! Shared test harness: a fresh database per test (a SQLite file in a temp
+//! directory, or a new PostgreSQL database), and the service started on it.
+//!
+//! PostgreSQL suites run when `TANBA_TEST_POSTGRES_URL` names a server
+//! (`scripts/test` sets it to the local one); without it they say so and pass
+//! nothing off as tested: `Db::postgres()` returns `None` and the test prints
+//! that it was skipped.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use tanba_api::settings::Settings;
+use tanba_api::startup::Application;
+
+/// A fresh database that lives as long as the value (the PostgreSQL database
+/// is left behind for inspection; `scripts/test` drops old test databases).
+#[derive(Debug)]
+pub struct Db {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub label: &'static str,
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tanba.db").display());
+        Db {
+            url,
+            dir,
+            label: "sqlite",
+        }
+    }
+
+    /// A new, empty PostgreSQL database, or `None` when no server is configured.
+    pub async fn postgres() -> Option<Db> {
+        let Ok(admin) = std::env::var("TANBA_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: TANBA_TEST_POSTGRES_URL is not set (scripts/test sets it)");
+            return None;
+        };
+        let name = format!("tanba_test_{}", uuid_like());
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connecting to TANBA_TEST_POSTGRES_URL");
+        // The name is ours: `tanba_test_` and 16 hex digits.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("creating a test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Some(Db {
+            url: format!("{base}/{name}"),
+            dir: tempfile::tempdir().expect("temp dir"),
+            label: "postgres",
+        })
+    }
+
+    /// Settings for a service on this database, with its key in the temp dir.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            listen: "127.0.0.1:0".to_owned(),
+            database_url: self.url.clone(),
+            database_max_connections: 4,
+            emission_key_file: self.dir.path().join("emission.key"),
+            ..Settings::default()
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng as _;
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+        .collect()
+}
+
+/// A service running in this process on a random port.
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    server: actix_web::dev::ServerHandle,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(settings: Settings) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a random port");
+        let app = Application::build_on(settings, listener)
+            .await
+            .expect("building the application");
+        let base = format!("http://{}", app.addr());
+        let server = app.handle();
+        let handle = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            server,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.get(path).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a JSON body"))
+    }
+
+    /// Stops the server gracefully (as SIGTERM would) and waits for it.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        self.handle
+            .await
+            .expect("server task")
+            .expect("server stopped cleanly");
+    }
+}
+
+/// Runs a test body against SQLite and, when configured, PostgreSQL.
+#[macro_export]
+macro_rules! on_every_database {
+    ($(#[$meta:meta])* $name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let db = common::Db::sqlite();
+                ($body)(db).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = common::Db::postgres().await {
+                    ($body)(db).await;
+                }
+            }
+        }
+    };
+}

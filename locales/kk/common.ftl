@@ -1,0 +1,3 @@
+# Common words of the Tanba interface, in Kazakh.
+app-name = Таңба
+language-name = Қазақша

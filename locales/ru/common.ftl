@@ -1,0 +1,3 @@
+# Common words of the Tanba interface, in Russian.
+app-name = Таңба
+language-name = Русский

@@ -1,0 +1,6 @@
+# Errors of the HTTP API, in Russian. Keys are `error-` and the machine code.
+error-not-found = Запрошенный ресурс не найден.
+error-internal = Произошла внутренняя ошибка. Сообщите в службу поддержки номер: { $reference }.
+error-payload-too-large = Запрос слишком большой: { $length } байт, допустимо не более { $limit } байт.
+error-not-json = Тело запроса должно быть в формате JSON (Content-Type: application/json).
+error-malformed-json = Тело запроса не является корректным JSON: { $detail }
