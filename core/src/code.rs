@@ -148,8 +148,11 @@ impl KeyId {
 /// value: RFC 3986 "unreserved". Everything else is percent-encoded, which is
 /// always allowed and spares us the per-position rules of which reserved
 /// characters may appear where.
-const DIGITAL_LINK_ENCODE: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const DIGITAL_LINK_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn encode(value: &str) -> impl fmt::Display + '_ {
     utf8_percent_encode(value, DIGITAL_LINK_ENCODE)
@@ -272,7 +275,9 @@ impl MarkingCode {
 
     /// Every other AI the code carries, as (AI, data), sorted by AI.
     pub fn other_ais(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.others.iter().map(|(ai, value)| (ai.as_str(), value.as_str()))
+        self.others
+            .iter()
+            .map(|(ai, value)| (ai.as_str(), value.as_str()))
     }
 
     /// The bytes the Ed25519 crypto tail signs: exactly `01<GTIN>21<serial>`.
@@ -298,8 +303,9 @@ impl MarkingCode {
         if let Some(yymmdd) = self.expiry.and_then(ai::format_yymmdd) {
             fields.push(("17", yymmdd.into()));
         }
-        let (fixed, variable): (Vec<_>, Vec<_>) =
-            self.other_ais().partition(|(ai, _)| ai::is_predefined_length(ai));
+        let (fixed, variable): (Vec<_>, Vec<_>) = self
+            .other_ais()
+            .partition(|(ai, _)| ai::is_predefined_length(ai));
         fields.extend(fixed.into_iter().map(|(ai, value)| (ai, value.into())));
         fields.push(("21", self.serial.as_str().into()));
         if let Some(batch) = &self.batch {
@@ -333,7 +339,10 @@ impl MarkingCode {
 
     /// The human-readable form printed under a symbol: `(01)…(17)…(21)…(91)…(92)…`.
     pub fn human_readable(&self) -> String {
-        self.fields().iter().map(|(ai, value)| format!("({ai}){value}")).collect()
+        self.fields()
+            .iter()
+            .map(|(ai, value)| format!("({ai}){value}"))
+            .collect()
     }
 
     /// A GS1 Digital Link URI on `base` (e.g. `https://id.tanba.kz`): the GTIN
@@ -478,8 +487,10 @@ mod tests {
     fn code() -> MarkingCode {
         let gtin = Gtin::parse("04652352262009").unwrap();
         let serial = Serial::parse("k2Fpdfbwuq6gu").unwrap();
-        MarkingCode::new(gtin, serial)
-            .with_crypto(KeyId::parse("TZ01").unwrap(), CryptoTail::parse("a/b+c").unwrap())
+        MarkingCode::new(gtin, serial).with_crypto(
+            KeyId::parse("TZ01").unwrap(),
+            CryptoTail::parse("a/b+c").unwrap(),
+        )
     }
 
     #[test]
@@ -497,7 +508,10 @@ mod tests {
             code.element_string(),
             "01046523522620091728123121k2Fpdfbwuq6gu\u{1d}91TZ01\u{1d}92a/b+c"
         );
-        assert_eq!(code.human_readable(), "(01)04652352262009(17)281231(21)k2Fpdfbwuq6gu(91)TZ01(92)a/b+c");
+        assert_eq!(
+            code.human_readable(),
+            "(01)04652352262009(17)281231(21)k2Fpdfbwuq6gu(91)TZ01(92)a/b+c"
+        );
         assert_eq!(
             code.digital_link("https://id.tanba.kz/"),
             "https://id.tanba.kz/01/04652352262009/21/k2Fpdfbwuq6gu?17=281231&91=TZ01&92=a%2Fb%2Bc"
@@ -508,7 +522,10 @@ mod tests {
     #[test]
     fn serde_uses_the_element_string() {
         let json = serde_json::to_string(&code()).unwrap();
-        assert_eq!(json, r#""010465235226200921k2Fpdfbwuq6gu\u001d91TZ01\u001d92a/b+c""#);
+        assert_eq!(
+            json,
+            r#""010465235226200921k2Fpdfbwuq6gu\u001d91TZ01\u001d92a/b+c""#
+        );
         assert_eq!(serde_json::from_str::<MarkingCode>(&json).unwrap(), code());
         assert!(serde_json::from_str::<Gtin>(r#""04652352262008""#).is_err());
     }
@@ -518,7 +535,10 @@ mod tests {
         let sscc = Sscc::parse("948731836164410274").unwrap();
         assert_eq!(sscc.element_string(), "00948731836164410274");
         assert_eq!(sscc.human_readable(), "(00)948731836164410274");
-        assert_eq!(sscc.digital_link("https://id.tanba.kz"), "https://id.tanba.kz/00/948731836164410274");
+        assert_eq!(
+            sscc.digital_link("https://id.tanba.kz"),
+            "https://id.tanba.kz/00/948731836164410274"
+        );
     }
 
     #[test]
@@ -534,6 +554,9 @@ mod tests {
     #[test]
     fn expiry_outside_yymmdd_is_refused() {
         let date = Date::from_calendar_date(2100, time::Month::January, 1).unwrap();
-        assert_eq!(code().with_expiry(date).unwrap_err().kind, crate::ParseErrorKind::BadDate);
+        assert_eq!(
+            code().with_expiry(date).unwrap_err().kind,
+            crate::ParseErrorKind::BadDate
+        );
     }
 }

@@ -316,8 +316,8 @@ impl Keyring {
     /// Checks one code's crypto tail.
     pub fn verify(&self, code: &MarkingCode) -> SignatureStatus {
         match self.prepare(code) {
-            Prepared::Done(status) => status,
-            Prepared::Check { key, signature } => {
+            Err(status) => status,
+            Ok((key, signature)) => {
                 match key.verify_strict(code.signed_bytes().as_bytes(), &signature) {
                     Ok(()) => SignatureStatus::Valid,
                     Err(_) => SignatureStatus::Invalid,
@@ -335,8 +335,8 @@ impl Keyring {
         let mut pending: Vec<(usize, VerifyingKey, Signature)> = Vec::with_capacity(codes.len());
         for (i, code) in codes.iter().enumerate() {
             match self.prepare(code) {
-                Prepared::Done(status) => statuses[i] = status,
-                Prepared::Check { key, signature } => pending.push((i, key, signature)),
+                Err(status) => statuses[i] = status,
+                Ok((key, signature)) => pending.push((i, key, signature)),
             }
         }
         for chunk in pending.chunks(BATCH_CHUNK) {
@@ -363,31 +363,18 @@ impl Keyring {
         statuses
     }
 
-    fn prepare(&self, code: &MarkingCode) -> Prepared {
+    /// The key and signature to check, or the status when there is nothing
+    /// to check.
+    fn prepare(&self, code: &MarkingCode) -> Result<(VerifyingKey, Signature), SignatureStatus> {
         let (Some(key_id), Some(tail)) = (code.key_id(), code.crypto_tail()) else {
-            return Prepared::Done(SignatureStatus::Missing);
+            return Err(SignatureStatus::Missing);
         };
-        let Some(key) = self.keys.get(key_id) else {
-            return Prepared::Done(SignatureStatus::UnknownKey);
-        };
+        let key = self.keys.get(key_id).ok_or(SignatureStatus::UnknownKey)?;
         // A tail of the wrong length or alphabet cannot be our signature: it is
         // invalid, not a parse error (it may be another operator's format).
-        match decode_fixed::<64>(tail.as_str()) {
-            Some(bytes) => Prepared::Check {
-                key: *key,
-                signature: Signature::from_bytes(&bytes),
-            },
-            None => Prepared::Done(SignatureStatus::Invalid),
-        }
+        let bytes = decode_fixed::<64>(tail.as_str()).ok_or(SignatureStatus::Invalid)?;
+        Ok((*key, Signature::from_bytes(&bytes)))
     }
-}
-
-enum Prepared {
-    Done(SignatureStatus),
-    Check {
-        key: VerifyingKey,
-        signature: Signature,
-    },
 }
 
 fn decode_fixed<const N: usize>(text: &str) -> Option<[u8; N]> {

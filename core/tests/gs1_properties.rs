@@ -1,5 +1,8 @@
 //! Properties of the GS1 parser: every form of a valid code parses back to the
 //! same code, and no input whatsoever makes `parse` panic.
+//!
+//! 256 cases per property; `PROPTEST_CASES=100000 cargo test --release --test
+//! gs1_properties` for a long run.
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -33,19 +36,27 @@ fn expiry() -> impl Strategy<Value = Date> {
 
 fn marking_code() -> impl Strategy<Value = MarkingCode> {
     let crypto = (set82_string(4), set82_string(1..=90));
-    (gtin(), set82_string(13), proptest::option::of(expiry()), proptest::option::of(crypto)).prop_map(
-        |(gtin, serial, expiry, crypto)| {
-            let mut code = MarkingCode::new(gtin, Serial::parse(&serial).expect("13 set-82 characters"));
+    (
+        gtin(),
+        set82_string(13),
+        proptest::option::of(expiry()),
+        proptest::option::of(crypto),
+    )
+        .prop_map(|(gtin, serial, expiry, crypto)| {
+            let mut code =
+                MarkingCode::new(gtin, Serial::parse(&serial).expect("13 set-82 characters"));
             if let Some(expiry) = expiry {
                 code = code.with_expiry(expiry).expect("a year YYMMDD can say");
             }
             if let Some((key_id, tail)) = crypto {
                 let key_id = KeyId::parse(&key_id).expect("4 set-82 characters");
-                code = code.with_crypto(key_id, CryptoTail::parse(&tail).expect("1 to 90 characters"));
+                code = code.with_crypto(
+                    key_id,
+                    CryptoTail::parse(&tail).expect("1 to 90 characters"),
+                );
             }
             code
-        },
-    )
+        })
 }
 
 /// Whether `s` holds `(`, 2 to 4 digits and `)`: data that the human-readable
@@ -67,8 +78,6 @@ fn parse_is_total_and_canonical(input: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
-
     #[test]
     fn element_string_round_trips(code in marking_code()) {
         prop_assert_eq!(parse(&code.element_string()), Ok(ScannedCode::Unit(code.clone())));
@@ -120,5 +129,20 @@ proptest! {
     #[test]
     fn parse_is_total_on_codes_followed_by_noise(code in marking_code(), noise in ".{0,20}") {
         parse_is_total_and_canonical(&format!("{}{noise}", code.element_string()))?;
+    }
+
+    #[test]
+    fn lost_or_replaced_separators_are_recovered(
+        gtin in gtin(),
+        serial in set82_string(13),
+        key in set82_string(4),
+        tail in set82_string(1..=90),
+        sep in prop::sample::select(vec!["", "~", "|", "^", "@", "#", "{", "}"]),
+    ) {
+        let code = MarkingCode::new(gtin, Serial::parse(&serial).unwrap())
+            .with_crypto(KeyId::parse(&key).unwrap(), CryptoTail::parse(&tail).unwrap());
+        let mangled = code.element_string().replace('\u{1d}', sep);
+        let parsed = MarkingCode::parse(&mangled);
+        prop_assert_eq!(parsed, Ok(code), "input {:?}", mangled);
     }
 }

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use tanba_core::{ScannedCode, parse};
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/gs1-codes.tsv");
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/testdata/gs1-codes.tsv"
+);
 
 struct Case {
     id: String,
@@ -24,7 +27,8 @@ impl Case {
 }
 
 fn read_cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("reading {VECTORS}: {e}"));
+    let text =
+        std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("reading {VECTORS}: {e}"));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("a header row").split('\t').collect();
     lines
@@ -32,8 +36,11 @@ fn read_cases() -> Vec<Case> {
         .map(|line| {
             let cells: Vec<&str> = line.split('\t').collect();
             assert_eq!(cells.len(), header.len(), "row {line:?}");
-            let columns: HashMap<String, String> =
-                header.iter().zip(&cells).map(|(h, c)| (h.to_string(), c.to_string())).collect();
+            let columns: HashMap<String, String> = header
+                .iter()
+                .zip(&cells)
+                .map(|(h, c)| (h.to_string(), c.to_string()))
+                .collect();
             Case {
                 id: columns["id"].clone(),
                 input: unescape(&columns["input"]).unwrap_or_else(|e| panic!("{line}: {e}")),
@@ -95,12 +102,24 @@ fn actual(code: &ScannedCode, column: &str) -> Option<String> {
     }
 }
 
-const COMPARED: [&str; 7] = ["kind", "gtin", "serial", "key_id", "signature", "sscc", "expiry"];
+const COMPARED: [&str; 7] = [
+    "kind",
+    "gtin",
+    "serial",
+    "key_id",
+    "signature",
+    "sscc",
+    "expiry",
+];
 
 #[test]
 fn every_vector_parses_as_expected() {
     let cases = read_cases();
-    assert!(cases.len() > 50, "only {} cases read from {VECTORS}", cases.len());
+    assert!(
+        cases.len() > 50,
+        "only {} cases read from {VECTORS}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let note = case.get("note").unwrap_or("");
@@ -125,7 +144,13 @@ fn every_vector_parses_as_expected() {
             (other, _) => failures.push(format!("{}: unknown expect {other:?}", case.id)),
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -134,9 +159,15 @@ fn every_accepted_vector_reparses_from_its_canonical_form() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for case in &cases {
-        let Ok(code) = parse(&case.input) else { continue };
+        let Ok(code) = parse(&case.input) else {
+            continue;
+        };
         checked += 1;
-        let forms = [code.canonical(), code.human_readable(), code.digital_link("https://id.tanba.kz")];
+        let forms = [
+            code.canonical(),
+            code.human_readable(),
+            code.digital_link("https://id.tanba.kz"),
+        ];
         for form in forms {
             match parse(&form) {
                 Ok(again) if again == code => {}
@@ -154,6 +185,9 @@ fn every_accepted_vector_reparses_from_its_canonical_form() {
 
 #[test]
 fn python_escapes_are_undone() {
-    assert_eq!(unescape(r"a\x1db\n\\\u0416").as_deref(), Ok("a\u{1d}b\n\\Ж"));
+    assert_eq!(
+        unescape(r"a\x1db\n\\\u0416").as_deref(),
+        Ok("a\u{1d}b\n\\Ж")
+    );
     assert!(unescape(r"\q").is_err());
 }

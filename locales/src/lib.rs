@@ -118,9 +118,13 @@ where
 
 /// Whether the language has this message of its own (not by fallback).
 pub fn has(lang: Lang, key: &str) -> bool {
-    LOCALES
-        .lookup_single_language::<&str>(lang.id(), key, None)
-        .is_ok()
+    match LOCALES.lookup_single_language::<&str>(lang.id(), key, None) {
+        Ok(_) => true,
+        // Formatting without arguments fails for a message that has
+        // variables, but the message is there. fluent-templates does not
+        // export its error type, so the variant is told by its Debug name.
+        Err(e) => format!("{e:?}").starts_with("FluentError"),
+    }
 }
 
 #[cfg(test)]

@@ -56,11 +56,21 @@ pub(crate) struct AiSpec {
 }
 
 const fn ai(prefix: &'static str, title: &'static str, format: Format) -> AiSpec {
-    AiSpec { prefix, decimals: false, title, format }
+    AiSpec {
+        prefix,
+        decimals: false,
+        title,
+        format,
+    }
 }
 
 const fn measure(prefix: &'static str, title: &'static str) -> AiSpec {
-    AiSpec { prefix, decimals: true, title, format: Format::Digits(6) }
+    AiSpec {
+        prefix,
+        decimals: true,
+        title,
+        format: Format::Digits(6),
+    }
 }
 
 /// GS1 AIs are prefix-free (no AI is the beginning of another), which is what
@@ -129,7 +139,9 @@ impl AiSpec {
 
 /// The AI at the start of `digits` (up to four ASCII digits) and its length.
 pub(crate) fn lookup_prefix(digits: &str) -> Option<(&'static AiSpec, usize)> {
-    TABLE.iter().find_map(|spec| spec.matches(digits).map(|len| (spec, len)))
+    TABLE
+        .iter()
+        .find_map(|spec| spec.matches(digits).map(|len| (spec, len)))
 }
 
 /// The entry for exactly this AI.
@@ -189,17 +201,33 @@ pub(crate) fn check_value(
         };
         if !ok {
             let position = chars.at(value_position, i);
-            return Err(ParseError::bad_character(ai, value_position, position, c, charset));
+            return Err(ParseError::bad_character(
+                ai,
+                value_position,
+                position,
+                c,
+                charset,
+            ));
         }
     }
     // From here on the value is ASCII, so byte length is character length.
     let length = value.len();
     match spec.format {
         Format::Key(n) | Format::Digits(n) if length != n => {
-            return Err(ParseError::bad_length(ai, value_position, length, n.to_string()));
+            return Err(ParseError::bad_length(
+                ai,
+                value_position,
+                length,
+                n.to_string(),
+            ));
         }
         Format::Date if length != 6 => {
-            return Err(ParseError::bad_length(ai, value_position, length, "6".to_owned()));
+            return Err(ParseError::bad_length(
+                ai,
+                value_position,
+                length,
+                "6".to_owned(),
+            ));
         }
         Format::DigitsUpTo(max) | Format::TextUpTo(max) => {
             // Tanba's own rules are narrower than GS1's and give a more useful
@@ -211,27 +239,32 @@ pub(crate) fn check_value(
                 return Err(ParseError::bad_key_id_length(value_position, length));
             }
             if length == 0 || length > max {
-                return Err(ParseError::bad_length(ai, value_position, length, format!("1–{max}")));
+                return Err(ParseError::bad_length(
+                    ai,
+                    value_position,
+                    length,
+                    format!("1–{max}"),
+                ));
             }
         }
         _ => {}
     }
-    match spec.format {
-        Format::Key(n) => {
-            let (body, last) = value.split_at(n - 1);
-            let found = last.as_bytes()[0] - b'0';
-            if let Some(expected) = super::check_digit(body)
-                && expected != found
-            {
-                return Err(ParseError::bad_check_digit(ai, value_position, expected, found));
-            }
+    if let Format::Key(n) = spec.format {
+        let (body, last) = value.split_at(n - 1);
+        let found = last.as_bytes()[0] - b'0';
+        if let Some(expected) = super::check_digit(body)
+            && expected != found
+        {
+            return Err(ParseError::bad_check_digit(
+                ai,
+                value_position,
+                expected,
+                found,
+            ));
         }
-        Format::Date => {
-            if parse_yymmdd(value).is_none() {
-                return Err(ParseError::bad_date(ai, value_position, value));
-            }
-        }
-        _ => {}
+    }
+    if spec.format == Format::Date && parse_yymmdd(value).is_none() {
+        return Err(ParseError::bad_date(ai, value_position, value));
     }
     Ok(())
 }
@@ -266,7 +299,12 @@ pub(crate) fn parse_yymmdd(value: &str) -> Option<Date> {
 pub(crate) fn format_yymmdd(date: Date) -> Option<String> {
     let year = date.year();
     (2000..=2099).contains(&year).then(|| {
-        format!("{:02}{:02}{:02}", year - 2000, u8::from(date.month()), date.day())
+        format!(
+            "{:02}{:02}{:02}",
+            year - 2000,
+            u8::from(date.month()),
+            date.day()
+        )
     })
 }
 
@@ -326,8 +364,14 @@ mod tests {
 
     #[test]
     fn day_00_is_the_last_day_of_the_month() {
-        assert_eq!(parse_yymmdd("280200"), Date::from_calendar_date(2028, Month::February, 29).ok());
-        assert_eq!(parse_yymmdd("290200"), Date::from_calendar_date(2029, Month::February, 28).ok());
+        assert_eq!(
+            parse_yymmdd("280200"),
+            Date::from_calendar_date(2028, Month::February, 29).ok()
+        );
+        assert_eq!(
+            parse_yymmdd("290200"),
+            Date::from_calendar_date(2029, Month::February, 28).ok()
+        );
         assert_eq!(parse_yymmdd("290229"), None);
         assert_eq!(parse_yymmdd("281301"), None);
         assert_eq!(parse_yymmdd("281232"), None);

@@ -25,7 +25,10 @@ const GTIN_QUALIFIERS: [&str; 3] = ["22", "10", "21"];
 const PATH_ONLY: [&str; 5] = ["00", "01", "10", "21", "22"];
 
 pub(super) fn looks_like(s: &str) -> bool {
-    let starts = |prefix: &str| s.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    let starts = |prefix: &str| {
+        s.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
     starts("http://") || starts("https://")
 }
 
@@ -47,7 +50,11 @@ pub(super) fn fields(s: &str, offset: usize) -> Result<Vec<Field>, ParseError> {
     }
     let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
     let Some(key) = find_key(&texts) else {
-        return Err(ParseError::bad_digital_link(LinkProblem::Path, None, path_position));
+        return Err(ParseError::bad_digital_link(
+            LinkProblem::Path,
+            None,
+            path_position,
+        ));
     };
 
     let mut fields = Vec::new();
@@ -68,12 +75,19 @@ pub(super) fn fields(s: &str, offset: usize) -> Result<Vec<Field>, ParseError> {
         }
         if PATH_ONLY.contains(&key.text.as_str()) {
             let problem = LinkProblem::KeyInQuery;
-            return Err(ParseError::bad_digital_link(problem, Some(&key.text), key.position));
+            return Err(ParseError::bad_digital_link(
+                problem,
+                Some(&key.text),
+                key.position,
+            ));
         }
         let at = if pair.contains('=') {
             locator.find(&['='], raw_value, &['&', '#'])
         } else {
-            Located { position: key.position + key.text.len(), verbatim: false }
+            Located {
+                position: key.position + key.text.len(),
+                verbatim: false,
+            }
         };
         let value = decode(raw_value, at)?;
         fields.push(field(key.text, key.position, value)?);
@@ -87,7 +101,7 @@ pub(super) fn fields(s: &str, offset: usize) -> Result<Vec<Field>, ParseError> {
 fn find_key(segments: &[&str]) -> Option<usize> {
     (0..segments.len()).find(|&i| {
         let rest = &segments[i..];
-        if rest.len() < 2 || rest.len() % 2 != 0 {
+        if rest.len() < 2 || !rest.len().is_multiple_of(2) {
             return false;
         }
         match rest[0] {
@@ -118,7 +132,11 @@ fn field(ai: String, position: usize, value: Part) -> Result<Field, ParseError> 
         None => CharPos::Start,
     };
     ai::check_value(&ai, spec, &value.text, value.position, chars)?;
-    Ok(Field { ai, value: value.text, position })
+    Ok(Field {
+        ai,
+        value: value.text,
+        position,
+    })
 }
 
 /// A decoded path segment, query key or query value.
@@ -134,7 +152,11 @@ struct Part {
 /// Strict percent-decoding that remembers where each character came from.
 fn decode(raw: &str, at: Located) -> Result<Part, ParseError> {
     let encoding_error = |offset: usize| {
-        let position = if at.verbatim { at.position + offset } else { at.position };
+        let position = if at.verbatim {
+            at.position + offset
+        } else {
+            at.position
+        };
         ParseError::bad_digital_link(LinkProblem::Encoding, None, position)
     };
     let bytes = raw.as_bytes();
@@ -143,7 +165,9 @@ fn decode(raw: &str, at: Located) -> Result<Part, ParseError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             // `from_str_radix` accepts a leading `+`, which is not a hex digit.
             let Some(byte) = hex.filter(|_| bytes[i + 1] != b'+') else {
                 return Err(encoding_error(i));
@@ -157,10 +181,17 @@ fn decode(raw: &str, at: Located) -> Result<Part, ParseError> {
             i += 1;
         }
     }
-    let text = String::from_utf8(decoded)
-        .map_err(|e| encoding_error(from.get(e.utf8_error().valid_up_to()).copied().unwrap_or(0)))?;
-    let offsets = at.verbatim.then(|| text.char_indices().map(|(b, _)| from[b]).collect());
-    Ok(Part { text, position: at.position, offsets })
+    let text = String::from_utf8(decoded).map_err(|e| {
+        encoding_error(from.get(e.utf8_error().valid_up_to()).copied().unwrap_or(0))
+    })?;
+    let offsets = at
+        .verbatim
+        .then(|| text.char_indices().map(|(b, _)| from[b]).collect());
+    Ok(Part {
+        text,
+        position: at.position,
+        offsets,
+    })
 }
 
 /// Where a piece of the URI sits in the input.
@@ -185,7 +216,9 @@ struct Locator<'a> {
 impl<'a> Locator<'a> {
     fn new(s: &'a str, offset: usize) -> Self {
         let authority = s.find("://").map_or(0, |i| i + 3);
-        let cursor = s[authority..].find(['/', '?', '#']).map_or(s.len(), |i| authority + i);
+        let cursor = s[authority..]
+            .find(['/', '?', '#'])
+            .map_or(s.len(), |i| authority + i);
         Locator { s, offset, cursor }
     }
 
@@ -201,13 +234,25 @@ impl<'a> Locator<'a> {
         for (i, _) in rest.match_indices(raw) {
             let start = self.cursor + i;
             let end = start + raw.len();
-            let before_ok = self.s[..start].chars().next_back().is_some_and(|c| before.contains(&c));
-            let after_ok = self.s[end..].chars().next().is_none_or(|c| after.contains(&c));
+            let before_ok = self.s[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| before.contains(&c));
+            let after_ok = self.s[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| after.contains(&c));
             if before_ok && after_ok {
                 self.cursor = end;
-                return Located { position: self.position(start), verbatim: true };
+                return Located {
+                    position: self.position(start),
+                    verbatim: true,
+                };
             }
         }
-        Located { position: self.position(self.cursor) + 1, verbatim: false }
+        Located {
+            position: self.position(self.cursor) + 1,
+            verbatim: false,
+        }
     }
 }

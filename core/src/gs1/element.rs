@@ -26,14 +26,22 @@ pub(super) fn raw_fields(s: &str, offset: usize) -> Result<Vec<Field>, ParseErro
         if chars.get(i) == Some(&GS) {
             i += 1;
         }
-        fields.push(Field { ai, value, position });
+        fields.push(Field {
+            ai,
+            value,
+            position,
+        });
     }
     Ok(fields)
 }
 
 /// The AI at the start of `chars`: the table entry and the AI's digits.
 fn read_ai(chars: &[char], position: usize) -> Result<(&'static AiSpec, String), ParseError> {
-    let digits: String = chars.iter().take(4).take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = chars
+        .iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     if digits.is_empty() {
         // `raw_fields` only calls this with characters left.
         let found = chars.first().copied().unwrap_or(GS);
@@ -70,7 +78,11 @@ pub(super) fn human_readable_fields(s: &str, offset: usize) -> Result<Vec<Field>
         }
         let value: String = chars[start..end].iter().collect();
         ai::check_value(&ai, spec, &value, offset + start, CharPos::Contiguous)?;
-        fields.push(Field { ai, value, position });
+        fields.push(Field {
+            ai,
+            value,
+            position,
+        });
         i = end;
     }
     Ok(fields)
@@ -81,8 +93,13 @@ fn ai_group(chars: &[char], i: usize) -> Option<(String, usize)> {
     if chars.get(i) != Some(&'(') {
         return None;
     }
-    let digits: String =
-        chars.iter().skip(i + 1).take(5).take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = chars
+        .iter()
+        .skip(i + 1)
+        .take(5)
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     let close = i + 1 + digits.len();
-    ((2..=4).contains(&digits.len()) && chars.get(close) == Some(&')')).then_some((digits, close + 1))
+    ((2..=4).contains(&digits.len()) && chars.get(close) == Some(&')'))
+        .then_some((digits, close + 1))
 }

@@ -168,15 +168,37 @@ impl LinkProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Detail {
     None,
-    TooLong { length: usize },
-    Symbology { found: String },
-    Found { ch: char },
-    Character { field_position: usize, ch: char, charset: Charset },
-    Length { length: usize, expected: String },
-    CheckDigit { expected: u8, found: u8 },
-    Date { value: String },
-    Duplicate { first_position: usize },
-    Conflict { other: String },
+    TooLong {
+        length: usize,
+    },
+    Symbology {
+        found: String,
+    },
+    Found {
+        ch: char,
+    },
+    Character {
+        field_position: usize,
+        ch: char,
+        charset: Charset,
+    },
+    Length {
+        length: usize,
+        expected: String,
+    },
+    CheckDigit {
+        expected: u8,
+        found: u8,
+    },
+    Date {
+        value: String,
+    },
+    Duplicate {
+        first_position: usize,
+    },
+    Conflict {
+        other: String,
+    },
     Link(LinkProblem),
 }
 
@@ -199,8 +221,18 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(kind: ParseErrorKind, ai: Option<&str>, position: Option<usize>, detail: Detail) -> Self {
-        ParseError { kind, ai: ai.map(str::to_owned), position, detail }
+    fn new(
+        kind: ParseErrorKind,
+        ai: Option<&str>,
+        position: Option<usize>,
+        detail: Detail,
+    ) -> Self {
+        ParseError {
+            kind,
+            ai: ai.map(str::to_owned),
+            position,
+            detail,
+        }
     }
 
     pub(crate) fn empty() -> Self {
@@ -208,20 +240,37 @@ impl ParseError {
     }
 
     pub(crate) fn too_long(length: usize) -> Self {
-        Self::new(ParseErrorKind::TooLong, None, None, Detail::TooLong { length })
+        Self::new(
+            ParseErrorKind::TooLong,
+            None,
+            None,
+            Detail::TooLong { length },
+        )
     }
 
     pub(crate) fn unsupported_symbology(found: &str) -> Self {
-        let detail = Detail::Symbology { found: found.to_owned() };
+        let detail = Detail::Symbology {
+            found: found.to_owned(),
+        };
         Self::new(ParseErrorKind::UnsupportedSymbology, None, Some(0), detail)
     }
 
     pub(crate) fn expected_ai(position: usize, ch: char) -> Self {
-        Self::new(ParseErrorKind::ExpectedAi, None, Some(position), Detail::Found { ch })
+        Self::new(
+            ParseErrorKind::ExpectedAi,
+            None,
+            Some(position),
+            Detail::Found { ch },
+        )
     }
 
     pub(crate) fn unknown_ai(ai: &str, position: usize) -> Self {
-        Self::new(ParseErrorKind::UnknownAi, Some(ai), Some(position), Detail::None)
+        Self::new(
+            ParseErrorKind::UnknownAi,
+            Some(ai),
+            Some(position),
+            Detail::None,
+        )
     }
 
     pub(crate) fn bad_length(ai: &str, position: usize, length: usize, expected: String) -> Self {
@@ -236,28 +285,60 @@ impl ParseError {
         ch: char,
         charset: Charset,
     ) -> Self {
-        let detail = Detail::Character { field_position, ch, charset };
-        Self::new(ParseErrorKind::BadCharacter, Some(ai), Some(position), detail)
+        let detail = Detail::Character {
+            field_position,
+            ch,
+            charset,
+        };
+        Self::new(
+            ParseErrorKind::BadCharacter,
+            Some(ai),
+            Some(position),
+            detail,
+        )
     }
 
     pub(crate) fn bad_check_digit(ai: &str, position: usize, expected: u8, found: u8) -> Self {
         let detail = Detail::CheckDigit { expected, found };
-        Self::new(ParseErrorKind::BadCheckDigit, Some(ai), Some(position), detail)
+        Self::new(
+            ParseErrorKind::BadCheckDigit,
+            Some(ai),
+            Some(position),
+            detail,
+        )
     }
 
     pub(crate) fn bad_date(ai: &str, position: usize, value: &str) -> Self {
-        let detail = Detail::Date { value: value.to_owned() };
+        let detail = Detail::Date {
+            value: value.to_owned(),
+        };
         Self::new(ParseErrorKind::BadDate, Some(ai), Some(position), detail)
     }
 
     pub(crate) fn bad_serial_length(position: usize, length: usize) -> Self {
-        let detail = Detail::Length { length, expected: crate::code::Serial::LEN.to_string() };
-        Self::new(ParseErrorKind::BadSerialLength, Some("21"), Some(position), detail)
+        let detail = Detail::Length {
+            length,
+            expected: crate::code::Serial::LEN.to_string(),
+        };
+        Self::new(
+            ParseErrorKind::BadSerialLength,
+            Some("21"),
+            Some(position),
+            detail,
+        )
     }
 
     pub(crate) fn bad_key_id_length(position: usize, length: usize) -> Self {
-        let detail = Detail::Length { length, expected: crate::code::KeyId::LEN.to_string() };
-        Self::new(ParseErrorKind::BadKeyIdLength, Some("91"), Some(position), detail)
+        let detail = Detail::Length {
+            length,
+            expected: crate::code::KeyId::LEN.to_string(),
+        };
+        Self::new(
+            ParseErrorKind::BadKeyIdLength,
+            Some("91"),
+            Some(position),
+            detail,
+        )
     }
 
     pub(crate) fn missing_gtin() -> Self {
@@ -265,25 +346,56 @@ impl ParseError {
     }
 
     pub(crate) fn missing_serial() -> Self {
-        Self::new(ParseErrorKind::MissingSerial, Some("21"), None, Detail::None)
+        Self::new(
+            ParseErrorKind::MissingSerial,
+            Some("21"),
+            None,
+            Detail::None,
+        )
     }
 
     pub(crate) fn duplicate_ai(ai: &str, position: usize, first_position: usize) -> Self {
         let detail = Detail::Duplicate { first_position };
-        Self::new(ParseErrorKind::DuplicateAi, Some(ai), Some(position), detail)
+        Self::new(
+            ParseErrorKind::DuplicateAi,
+            Some(ai),
+            Some(position),
+            detail,
+        )
     }
 
     pub(crate) fn conflicting_ai(ai: &str, position: usize, other: &str) -> Self {
-        let detail = Detail::Conflict { other: other.to_owned() };
-        Self::new(ParseErrorKind::ConflictingAi, Some(ai), Some(position), detail)
+        let detail = Detail::Conflict {
+            other: other.to_owned(),
+        };
+        Self::new(
+            ParseErrorKind::ConflictingAi,
+            Some(ai),
+            Some(position),
+            detail,
+        )
     }
 
     pub(crate) fn bad_human_readable(position: usize) -> Self {
-        Self::new(ParseErrorKind::BadHumanReadable, None, Some(position), Detail::None)
+        Self::new(
+            ParseErrorKind::BadHumanReadable,
+            None,
+            Some(position),
+            Detail::None,
+        )
     }
 
-    pub(crate) fn bad_digital_link(problem: LinkProblem, ai: Option<&str>, position: usize) -> Self {
-        Self::new(ParseErrorKind::BadDigitalLink, ai, Some(position), Detail::Link(problem))
+    pub(crate) fn bad_digital_link(
+        problem: LinkProblem,
+        ai: Option<&str>,
+        position: usize,
+    ) -> Self {
+        Self::new(
+            ParseErrorKind::BadDigitalLink,
+            ai,
+            Some(position),
+            Detail::Link(problem),
+        )
     }
 
     pub(crate) fn not_a_unit_code() -> Self {
@@ -312,7 +424,11 @@ impl ParseError {
             }
             Detail::Symbology { found } => args.push(("symbology", found.clone())),
             Detail::Found { ch } => args.push(("char", show_char(*ch))),
-            Detail::Character { field_position, ch, charset } => {
+            Detail::Character {
+                field_position,
+                ch,
+                charset,
+            } => {
                 args.push(("field_position", field_position.to_string()));
                 args.push(("char", show_char(*ch)));
                 args.push(("charset", charset.token().to_owned()));
@@ -371,7 +487,9 @@ impl ParseError {
                 "expected an Application Identifier (digits), found {}",
                 show_char(*ch)
             ),
-            (ParseErrorKind::UnknownAi, _) => "not a GS1 Application Identifier Tanba knows".to_owned(),
+            (ParseErrorKind::UnknownAi, _) => {
+                "not a GS1 Application Identifier Tanba knows".to_owned()
+            }
             (ParseErrorKind::BadSerialLength, Detail::Length { length, expected }) => {
                 format!("a Tanba serial has exactly {expected} characters, this one has {length}")
             }
@@ -381,7 +499,14 @@ impl ParseError {
             (_, Detail::Length { length, expected }) => {
                 format!("the data has {length} characters, expected {expected}")
             }
-            (_, Detail::Character { field_position, ch, charset }) => {
+            (
+                _,
+                Detail::Character {
+                    field_position,
+                    ch,
+                    charset,
+                },
+            ) => {
                 // The subject names the field; the character has its own position.
                 let field = self.subject(Some(*field_position));
                 let rule = match charset {
@@ -389,17 +514,23 @@ impl ParseError {
                     Charset::Set82 => "is outside GS1 character set 82",
                 };
                 let position = self.position.unwrap_or(*field_position);
-                return write_parts(&field, &format!("character {} at position {position} {rule}", show_char(*ch)));
+                return write_parts(
+                    &field,
+                    &format!("character {} at position {position} {rule}", show_char(*ch)),
+                );
             }
             (_, Detail::CheckDigit { expected, found }) => {
                 format!("check digit is {found}, expected {expected}")
             }
             (_, Detail::Date { value }) => format!("'{value}' is not a valid YYMMDD date"),
-            (ParseErrorKind::MissingGtin, _) => "missing: a unit code needs a GTIN (01) and a serial (21), \
-                 a transport package an SSCC (00)"
-                .to_owned(),
+            (ParseErrorKind::MissingGtin, _) => {
+                return format!(
+                    "{subject} is missing: a unit code needs a GTIN (01) and a serial (21), \
+                     a transport package an SSCC (00)"
+                );
+            }
             (ParseErrorKind::MissingSerial, _) => {
-                "missing: a unit code needs a serial after its GTIN".to_owned()
+                return format!("{subject} is missing: a unit code needs a serial after its GTIN");
             }
             (_, Detail::Duplicate { first_position }) => {
                 format!("appears a second time (first at position {first_position})")
@@ -424,7 +555,11 @@ impl ParseError {
 }
 
 fn write_parts(subject: &str, why: &str) -> String {
-    if subject.is_empty() { why.to_owned() } else { format!("{subject}: {why}") }
+    if subject.is_empty() {
+        why.to_owned()
+    } else {
+        format!("{subject}: {why}")
+    }
 }
 
 /// A character as a message shows it: quoted if printable, `<GS>` for the

@@ -15,11 +15,12 @@
 //!   or `…/00/<sscc>`, also after the symbology identifiers `]d1` or `]Q1` of a
 //!   symbol that holds a plain URL.
 //!
-//! Some scanners are configured to replace GS with another character. We do
-//! **not** guess that here: a `~` or `|` may be a substitute on one device and a
-//! typo on another, and a parser that guesses makes errors unexplainable. The
-//! edge that knows the device (the printer agent, the mobile SDK) replaces its
-//! configured substitute with GS before calling [`parse`].
+//! Some scanners drop GS or replace it with another character. In general that
+//! cannot be undone, and a parser that guesses makes errors unexplainable; but
+//! a Tanba unit code has a fixed shape in which the separators can stand in
+//! only two places, so an input with no GS that fails the strict parse and
+//! fits that shape is repaired and parsed again (see `separators`). Every
+//! other input gets the strict parser's own error.
 //!
 //! The result is a [`ScannedCode`]: the code of a unit (GTIN 01 and serial 21
 //! required) or the SSCC (00) of a transport package. A transport label may
@@ -32,21 +33,27 @@
 //! unknown AIs, data that breaks the AI's format, a GTIN without serial or a
 //! serial without GTIN, the same AI twice, AIs GS1 forbids together (00 with
 //! 01, 01 with 02 or 37), and Tanba's narrower rules: a serial of exactly 13
-//! characters, a key id of exactly 4. A crypto tail that does not verify is
-//! **not** a parse error; the crypto module judges it.
+//! characters, a key id of exactly 4. Key id (91) and crypto tail (92) are
+//! each optional, as GS1 has them: a code with neither, or with only one,
+//! parses, and the crypto module says its signature is missing. A crypto tail
+//! that does not verify is **not** a parse error either; the crypto module
+//! judges it.
 //!
 //! `parse` never panics, whatever the input; the property tests and the fuzz
 //! target in `core/fuzz` hold it to that.
-//!
-//! // keys: the localized message of an error is the Fluent message
-//! // `code-error-` + `kind.code()` with `_` replaced by `-` (for example
-//! // `code-error-bad-check-digit`), in `locales/{kk,ru}/codes.ftl`, with the
-//! // variables of `ParseError::args`. See [`ParseErrorKind::message_key`].
+
+// keys: the localized message of a `ParseError` is the Fluent message
+// `code-error-` + `kind.code()` with `_` replaced by `-` (for example
+// `code-error-bad-check-digit`), in `locales/{kk,ru}/codes.ftl`, with the
+// variables of `ParseError::args()`; `ParseErrorKind::message_key` builds it.
+// A unit test (gs1/tests.rs) checks both files have one message per kind and
+// use no variable `args()` does not give.
 
 pub(crate) mod ai;
 mod digital_link;
 mod element;
 mod error;
+mod separators;
 
 pub use error::{ParseError, ParseErrorKind};
 
@@ -130,7 +137,16 @@ pub fn parse(input: &str) -> Result<ScannedCode, ParseError> {
         if body.is_empty() {
             return Err(ParseError::empty());
         }
-        element::raw_fields(body, offset)?
+        // The repair is tried only after the strict parse failed, so a
+        // well-formed scan pays nothing for it.
+        return element::raw_fields(body, offset)
+            .and_then(assemble)
+            .or_else(|e| match separators::restore(body) {
+                Some(repaired) => element::raw_fields(&repaired, offset)
+                    .and_then(assemble)
+                    .map_err(|_| e),
+                None => Err(e),
+            });
     };
     assemble(fields)
 }
@@ -164,13 +180,21 @@ fn assemble(fields: Vec<Field>) -> Result<ScannedCode, ParseError> {
     for (i, field) in fields.iter().enumerate() {
         for earlier in &fields[..i] {
             if earlier.ai == field.ai {
-                return Err(ParseError::duplicate_ai(&field.ai, field.position, earlier.position));
+                return Err(ParseError::duplicate_ai(
+                    &field.ai,
+                    field.position,
+                    earlier.position,
+                ));
             }
             let conflict = CONFLICTS.iter().any(|&(a, b)| {
                 (a == earlier.ai && b == field.ai) || (b == earlier.ai && a == field.ai)
             });
             if conflict {
-                return Err(ParseError::conflicting_ai(&field.ai, field.position, &earlier.ai));
+                return Err(ParseError::conflicting_ai(
+                    &field.ai,
+                    field.position,
+                    &earlier.ai,
+                ));
             }
         }
     }
