@@ -12,8 +12,10 @@
 //! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
 //! - [`keys`]: the operator's emission key files.
 
+pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod ids;
 pub mod keys;
 pub mod lang;
 pub mod routes;

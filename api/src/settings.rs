@@ -53,6 +53,14 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// PEM files of the certificate authorities whose EDS certificates are
+    /// trusted for sign-in and documents (the national CA in production, a
+    /// test CA in tests).
+    pub eds_trust_roots: Vec<PathBuf>,
+    /// PEM files of certificate revocation lists of those authorities.
+    pub eds_crls: Vec<PathBuf>,
+    /// Lifetime of a bearer token, in seconds.
+    pub session_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -68,6 +76,9 @@ impl Default for Settings {
             log_filter: "info".to_owned(),
             shutdown_timeout_secs: 10,
             max_body_bytes: 1 << 20,
+            eds_trust_roots: Vec::new(),
+            eds_crls: Vec::new(),
+            session_ttl_secs: 3600,
         }
     }
 }
@@ -86,6 +97,9 @@ impl fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("eds_trust_roots", &self.eds_trust_roots)
+            .field("eds_crls", &self.eds_crls)
+            .field("session_ttl_secs", &self.session_ttl_secs)
             .finish()
     }
 }
@@ -183,6 +197,20 @@ impl Settings {
         }
         if self.shutdown_timeout_secs > 600 {
             return Err(invalid("shutdown_timeout_secs", "must be at most 600"));
+        }
+        if !(60..=86_400).contains(&self.session_ttl_secs) {
+            return Err(invalid("session_ttl_secs", "must be between 60 and 86400"));
+        }
+        for (key, paths) in [
+            ("eds_trust_roots", &self.eds_trust_roots),
+            ("eds_crls", &self.eds_crls),
+        ] {
+            if let Some(path) = paths.iter().find(|p| !p.is_file()) {
+                return Err(invalid(
+                    key,
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
         }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));

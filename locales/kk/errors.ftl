@@ -4,3 +4,5 @@ error-internal = Ішкі қате орын алды. Қолдау қызмет�
 error-payload-too-large = Сұрау тым үлкен: { $length } байт, ең көбі { $limit } байт.
 error-not-json = Сұрау денесі JSON болуы керек (Content-Type: application/json).
 error-malformed-json = Сұрау денесі дұрыс JSON емес: { $detail }
+error-unauthenticated = Кіру қажет: жарамды кіру токені берілмеген немесе оның мерзімі өткен.
+error-forbidden = Бұл әрекетке рұқсатыңыз жоқ.

@@ -4,3 +4,5 @@ error-internal = Произошла внутренняя ошибка. Сооб�
 error-payload-too-large = Запрос слишком большой: { $length } байт, допустимо не более { $limit } байт.
 error-not-json = Тело запроса должно быть в формате JSON (Content-Type: application/json).
 error-malformed-json = Тело запроса не является корректным JSON: { $detail }
+error-unauthenticated = Требуется вход: токен доступа не передан, недействителен или истёк.
+error-forbidden = У вас нет прав на это действие.

@@ -1,8 +1,13 @@
 //! HTTP handlers, one module per resource. Each handler states who may call
 //! it; the foundation's endpoints are public.
 
+pub mod auth;
 pub mod health;
 pub mod keys;
+pub mod orders;
+pub mod participants;
+pub mod products;
+pub mod reference;
 
 use actix_web::{HttpRequest, HttpResponse};
 

@@ -49,6 +49,59 @@ macro_rules! with_pool {
     };
 }
 
+/// A write transaction on either engine. On SQLite it is opened with
+/// `BEGIN IMMEDIATE`, so writers queue for the lock at the start instead of
+/// failing half-way when a read lock cannot be upgraded.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same body on a transaction's connection, whichever the engine.
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+mod audit;
+mod codes;
+mod orders;
+mod participants;
+mod products;
+mod reference;
+mod sessions;
+
+pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
+pub use sessions::Session;
+
+impl Tx {
+    pub async fn commit(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        match self {
+            Tx::Sqlite(_) => DatabaseKind::Sqlite,
+            Tx::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -109,6 +162,14 @@ impl Store {
             Pool::Sqlite(_) => DatabaseKind::Sqlite,
             Pool::Postgres(_) => DatabaseKind::Postgres,
         }
+    }
+
+    /// Begins a write transaction (see [`Tx`]).
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
     }
 
     /// A round trip to the database, for the health check.

@@ -1,0 +1,6 @@
+//! Routes for participants (being built; see issue 3).
+
+use actix_web::web;
+
+/// Registers this module's routes.
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,1 @@
+//! Storage for codes (being built; see issue 3).

@@ -1,0 +1,1 @@
+//! Storage for orders (being built; see issue 3).

@@ -1,0 +1,1 @@
+//! Storage for participants (being built; see issue 3).

@@ -1,0 +1,1 @@
+//! Storage for products (being built; see issue 3).

@@ -1,0 +1,1 @@
+//! Storage for reference (being built; see issue 3).
