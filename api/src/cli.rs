@@ -43,6 +43,9 @@ enum Command {
     /// The operator's emission keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the service.
     Serve {
         /// Address to listen on (default 127.0.0.1:8080).
@@ -91,6 +94,17 @@ enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain from the first entry to the last.
+    /// Exits 0 when it holds, 1 and names the first broken entry when not.
+    Verify {
+        /// Settings file (TOML); the database comes from the settings.
+        #[arg(long, env = "TANBA_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
 fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::from_tag(s).ok_or_else(|| format!("{s:?} is not kk or ru"))
 }
@@ -134,6 +148,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(AuditCommand::Verify { config }) => {
+            let settings = Settings::load(config.as_deref(), std::env::vars())?;
+            audit_verify(settings)
+        }
         Command::Serve { listen, config } => {
             let mut settings = Settings::load(config.as_deref(), std::env::vars())?;
             if let Some(listen) = listen {
@@ -153,6 +171,30 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         app.run_until_stopped().await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn audit_verify(settings: Settings) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let store = crate::store::Store::connect(&settings).await?;
+        let verdict = store.verify_audit_chain().await?;
+        store.close().await;
+        Ok(match verdict {
+            Ok(entries) => {
+                println!("{}", serde_json::json!({"status": "ok", "entries": entries}));
+                ExitCode::SUCCESS
+            }
+            Err(broken) => {
+                println!(
+                    "{}",
+                    serde_json::json!({"status": "broken", "seq": broken.seq, "reason": broken.reason})
+                );
+                ExitCode::FAILURE
+            }
+        })
+    })
 }
 
 /// One line of `tanba code parse|verify` output.
