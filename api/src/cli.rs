@@ -3,6 +3,8 @@
 //! - `tanba code parse [INPUT|-]`: what a scanner output means, as JSON.
 //! - `tanba code verify --keyring FILE [INPUT|-]`: the same plus the signature status.
 //! - `tanba keys generate --id ID --out DIR`: a new emission key pair.
+//! - `tanba staff add --iin IIN --name NAME --roles admin,inspector [--config FILE]`:
+//!   an operator staff account (bootstrap of the first administrator).
 //! - `tanba serve [--listen ADDR] [--config FILE]`: the service.
 //!
 //! With `-`, one input per line is read from standard input and one JSON
@@ -46,6 +48,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Operator staff accounts (administrators, inspectors, analysts).
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Run the service.
     Serve {
         /// Address to listen on (default 127.0.0.1:8080).
@@ -105,6 +110,26 @@ enum AuditCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum StaffCommand {
+    /// Add a staff account (operator bootstrap). The person signs in with an
+    /// EDS certificate carrying this IIN. Written to the audit log as "cli".
+    Add {
+        /// The person's IIN (12 digits, checked).
+        #[arg(long)]
+        iin: String,
+        /// The person's full name.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated staff roles: admin, inspector, analyst.
+        #[arg(long)]
+        roles: String,
+        /// Settings file (TOML); the database comes from the settings.
+        #[arg(long, env = "TANBA_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
 fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::from_tag(s).ok_or_else(|| format!("{s:?} is not kk or ru"))
 }
@@ -152,6 +177,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(config.as_deref(), std::env::vars())?;
             audit_verify(settings)
         }
+        Command::Staff(StaffCommand::Add {
+            iin,
+            name,
+            roles,
+            config,
+        }) => {
+            let settings = Settings::load(config.as_deref(), std::env::vars())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let staff = runtime.block_on(async move {
+                let store = crate::store::Store::connect(&settings).await?;
+                let added = add_staff(&store, &iin, &name, &roles).await;
+                store.close().await;
+                added
+            })?;
+            println!(
+                "{}",
+                serde_json::json!({"id": staff.id, "iin": staff.iin, "roles": staff.roles})
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { listen, config } => {
             let mut settings = Settings::load(config.as_deref(), std::env::vars())?;
             if let Some(listen) = listen {
@@ -195,6 +242,52 @@ fn audit_verify(settings: Settings) -> anyhow::Result<ExitCode> {
             }
         })
     })
+}
+
+/// What `tanba staff add` does, as a library function (tests call it too):
+/// checks the IIN, name and roles, adds the account and its audit entry
+/// (actor `cli`) in one transaction.
+pub async fn add_staff(
+    store: &crate::store::Store,
+    iin: &str,
+    name: &str,
+    roles: &str,
+) -> anyhow::Result<crate::store::Staff> {
+    use crate::auth::Role;
+    let iin = tanba_core::participant::Iin::parse(iin.trim())
+        .map_err(|e| anyhow::anyhow!("--iin {iin:?}: {e}"))?;
+    let name = name.trim();
+    anyhow::ensure!(
+        !name.is_empty() && name.chars().count() <= 300,
+        "--name must be 1 to 300 characters"
+    );
+    let mut parsed: Vec<Role> = Vec::new();
+    for role in roles.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--roles: {e}"))?;
+        anyhow::ensure!(
+            Role::STAFF.contains(&role),
+            "--roles: {role} is not a staff role (admin, inspector, analyst)"
+        );
+        if !parsed.contains(&role) {
+            parsed.push(role);
+        }
+    }
+    anyhow::ensure!(
+        !parsed.is_empty(),
+        "--roles: name at least one of admin, inspector, analyst"
+    );
+    let mut tx = store.begin().await?;
+    let staff = tx
+        .add_staff(iin.as_str(), name, &parsed)
+        .await?
+        .map_err(|e| anyhow::anyhow!("a staff account for IIN {} already exists", e.0))?;
+    let mut entry = crate::store::AuditEntry::new("staff.add");
+    entry.actor = Some("cli".to_owned());
+    entry.object = Some(staff.id.to_string());
+    entry.detail = serde_json::json!({"roles": crate::auth::roles_to_text(&parsed)});
+    tx.audit(entry).await?;
+    tx.commit().await?;
+    Ok(staff)
 }
 
 /// One line of `tanba code parse|verify` output.

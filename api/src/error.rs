@@ -12,6 +12,16 @@
 //! {"error": {"code": "not_found", "message": "…", "reference": null}}
 //! ```
 //!
+//! Format-logical control answers with every problem at once: a
+//! `validation_failed` error carries `details`, one [`FieldError`] per
+//! problem, each with the field's path, a machine code and a message from the
+//! key `field-<code with dashes>`:
+//!
+//! ```json
+//! {"error": {"code": "validation_failed", "message": "…", "reference": null,
+//!            "details": [{"field": "roles[0]", "code": "unknown_role", "message": "…"}]}}
+//! ```
+//!
 //! An unexpected error logs its whole cause chain under a reference id and
 //! shows the client only the reference, never a stack or a SQL message.
 
@@ -34,6 +44,42 @@ pub struct ApiError {
     message_key: String,
     args: Vec<(&'static str, String)>,
     reference: Option<String>,
+    details: Vec<FieldError>,
+}
+
+/// One problem with one field of a request, for `validation_failed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where: a JSON path such as `contacts.email` or `roles[1]`.
+    pub field: String,
+    /// Stable machine code; the message key is `field-<code with dashes>`.
+    pub code: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl FieldError {
+    /// The code comes first so that the message test can find its literal.
+    pub fn new(code: &'static str, field: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    pub fn message_key(&self) -> String {
+        format!("field-{}", self.code.replace('_', "-"))
+    }
+
+    /// The message in a language.
+    pub fn message(&self, lang: Lang) -> String {
+        localized(lang, &self.message_key(), &self.args)
+    }
 }
 
 /// What the localizing middleware needs, kept in the response's extensions.
@@ -43,6 +89,7 @@ struct Localizable {
     message_key: String,
     args: Vec<(&'static str, String)>,
     reference: Option<String>,
+    details: Vec<FieldError>,
 }
 
 #[derive(Serialize)]
@@ -55,6 +102,15 @@ struct Inner<'a> {
     code: &'a str,
     message: String,
     reference: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<Detail<'a>>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    field: &'a str,
+    code: &'a str,
+    message: String,
 }
 
 impl ApiError {
@@ -66,7 +122,25 @@ impl ApiError {
             message_key: format!("error-{}", code.replace('_', "-")),
             args: Vec::new(),
             reference: None,
+            details: Vec::new(),
         }
+    }
+
+    /// 400 `validation_failed` listing every problem found.
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "validation_failed")
+            .arg("count", details.len())
+            .with_details(details)
+    }
+
+    /// Attaches per-field problems.
+    pub fn with_details(mut self, details: Vec<FieldError>) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn details(&self) -> &[FieldError] {
+        &self.details
     }
 
     /// The message comes from another key (e.g. a parse error's own key).
@@ -115,6 +189,15 @@ fn render(status: StatusCode, lang: Lang, l: &Localizable) -> HttpResponse {
             code: l.code,
             message: localized(lang, &l.message_key, &l.args),
             reference: l.reference.as_deref(),
+            details: l
+                .details
+                .iter()
+                .map(|d| Detail {
+                    field: &d.field,
+                    code: d.code,
+                    message: d.message(lang),
+                })
+                .collect(),
         },
     };
     HttpResponse::build(status)
@@ -139,6 +222,7 @@ impl ResponseError for ApiError {
             message_key: self.message_key.clone(),
             args: self.args.clone(),
             reference: self.reference.clone(),
+            details: self.details.clone(),
         };
         // Rendered in Kazakh here; `localize` re-renders it in the request's
         // language, which only it knows.

@@ -11,6 +11,8 @@
 //! Tokens are 256 random bits; only their SHA-256 is stored, so a copy of the
 //! database does not hand out sessions.
 
+pub mod eds;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod eds;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 
