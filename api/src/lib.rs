@@ -11,13 +11,17 @@
 //! - [`error`]: every HTTP error with its status, stable machine code and localized text.
 //! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
 //! - [`keys`]: the operator's emission key files.
+//! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 
 pub mod auth;
 pub mod cli;
+pub mod emission;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod lang;
+pub mod reference;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -61,6 +61,8 @@ pub struct Settings {
     pub eds_crls: Vec<PathBuf>,
     /// Lifetime of a bearer token, in seconds.
     pub session_ttl_secs: u64,
+    /// Run the emission worker in this process (fills orders with codes).
+    pub emission_worker: bool,
 }
 
 impl Default for Settings {
@@ -79,6 +81,7 @@ impl Default for Settings {
             eds_trust_roots: Vec::new(),
             eds_crls: Vec::new(),
             session_ttl_secs: 3600,
+            emission_worker: true,
         }
     }
 }
@@ -100,6 +103,7 @@ impl fmt::Debug for Settings {
             .field("eds_trust_roots", &self.eds_trust_roots)
             .field("eds_crls", &self.eds_crls)
             .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("emission_worker", &self.emission_worker)
             .finish()
     }
 }

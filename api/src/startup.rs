@@ -28,6 +28,14 @@ pub struct AppState {
     /// The key that signs new codes. Its public half is registered in the
     /// store at start-up, so `/v1/keys` always includes it.
     pub emission_key: Arc<EmissionKey>,
+    /// Wakes the emission worker when an order arrives.
+    pub emission: crate::emission::Emission,
+    /// Trusted EDS roots and CRLs, loaded from `eds_trust_roots` and
+    /// `eds_crls` at start-up.
+    pub eds: Arc<crate::auth::eds::Verifier>,
+    /// The reference data (НСИ), synced into the store at start-up and read
+    /// back from it: what every input is checked against.
+    pub reference: crate::reference::Reference,
 }
 
 /// A built application, bound and ready to run.
@@ -35,6 +43,7 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     store: Store,
+    worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -48,6 +57,8 @@ impl Application {
 
     /// Builds the application on a listener the caller bound.
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let eds = crate::auth::eds::Verifier::load(&settings.eds_trust_roots, &settings.eds_crls)
+            .context("loading the EDS trust store")?;
         let store = Store::connect(&settings).await?;
         let emission_key =
             keys::load_or_generate(&settings.emission_key_file, settings.emission_key_generate)?;
@@ -58,10 +69,20 @@ impl Application {
         let addr = listener.local_addr()?;
         let shutdown_timeout = settings.shutdown_timeout_secs;
         let max_body = settings.max_body_bytes;
+        let emission_key = Arc::new(emission_key);
+        let emission = crate::emission::Emission::default();
+        let worker = settings
+            .emission_worker
+            .then(|| emission.spawn(store.clone(), emission_key.clone()));
         let state = web::Data::new(AppState {
             settings,
             store: store.clone(),
-            emission_key: Arc::new(emission_key),
+            emission_key,
+            emission,
+            eds: Arc::new(eds),
+            reference: crate::reference::Reference::sync_and_load(&store)
+                .await
+                .context("loading reference data")?,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -91,6 +112,7 @@ impl Application {
             addr,
             server,
             store,
+            worker,
         })
     }
 
@@ -110,6 +132,12 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await.context("running the HTTP server")?;
+        // A chunk in flight is one transaction: stopping here loses at most
+        // that chunk, which the next start makes again.
+        if let Some(worker) = self.worker {
+            worker.abort();
+            let _ = worker.await;
+        }
         self.store.close().await;
         tracing::info!("tanba stopped");
         Ok(())

@@ -21,7 +21,7 @@ fn entry(i: usize) -> AuditEntry {
     e.object = Some(format!("object-{i}"));
     e.ip = Some("127.0.0.1".to_owned());
     e.detail = serde_json::json!({ "i": i });
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         e.outcome = Outcome::Refused("forbidden".to_owned());
     }
     e

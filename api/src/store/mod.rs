@@ -76,6 +76,7 @@ macro_rules! with_tx {
 
 mod audit;
 mod codes;
+mod idempotency;
 mod orders;
 mod participants;
 mod products;
@@ -83,6 +84,14 @@ mod reference;
 mod sessions;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
+pub use orders::{ChunkOutcome, Order, OrderStatus};
+pub use participants::{
+    AlreadyExists, Challenge, NewParticipant, Participant, ParticipantStatus, Staff,
+};
+pub use products::{
+    Conformity, ConformityKind, CreateRefused, NumberedDocument, Product, ProductCard,
+};
+pub use reference::{DictionaryVersion, SyncOutcome, VersionNotRaised};
 pub use sessions::Session;
 
 impl Tx {
