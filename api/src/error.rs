@@ -238,6 +238,36 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// Machine codes of errors made by actix rather than by our handlers.
+pub const FOREIGN_CODES: [&str; 4] = [
+    "body_too_large",
+    "method_not_allowed",
+    "bad_request",
+    "internal_unreferenced",
+];
+
+/// The message of an error that did not come from an [`ApiError`].
+fn foreign(status: StatusCode, err: &actix_web::Error) -> Localizable {
+    let [too_large, not_allowed, bad_request, internal] = FOREIGN_CODES;
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large,
+        StatusCode::METHOD_NOT_ALLOWED => not_allowed,
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_client_error() => bad_request,
+        _ => {
+            tracing::error!(error = %err, "internal error outside a handler");
+            internal
+        }
+    };
+    Localizable {
+        code,
+        message_key: format!("error-{}", code.replace('_', "-")),
+        args: Vec::new(),
+        reference: None,
+        details: Vec::new(),
+    }
+}
+
 /// Middleware: renders every [`ApiError`] in the request's language.
 pub async fn localize(
     req: ServiceRequest,
@@ -245,9 +275,19 @@ pub async fn localize(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let lang = RequestLang::of(req.request());
     let res = next.call(req).await?;
-    let found = res.response().extensions().get::<Localizable>().cloned();
+    let mut found = res.response().extensions().get::<Localizable>().cloned();
+    if found.is_none()
+        && let Some(err) = res.response().error()
+    {
+        // An error made by actix itself (an extractor's payload error, a
+        // method not allowed): same shape and languages as ours.
+        found = Some(foreign(res.status(), err));
+    }
     match found {
-        Some(l) if lang != Lang::default() => {
+        Some(l)
+            if lang != Lang::default()
+                || res.response().extensions().get::<Localizable>().is_none() =>
+        {
             let status = res.status();
             Ok(res.into_response(render(status, lang, &l)))
         }

@@ -328,6 +328,27 @@ on_every_database!(
         let ru: Value = resp.json().await.expect("json");
         assert_ne!(kk["error"]["message"], ru["error"]["message"]);
 
+        // An oversized body is refused before it is read whole, in the same
+        // shape and languages as every other error.
+        let huge = json!({"gtin": GTIN, "quantity": 5, "release_method": "x".repeat(2 << 20)});
+        let resp = w
+            .app
+            .client
+            .post(w.app.url("/v1/orders?lang=ru"))
+            .bearer_auth(&maker)
+            .header("Idempotency-Key", "k13")
+            .json(&huge)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status().as_u16(), 413);
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "body_too_large");
+        assert_eq!(
+            body["error"]["message"],
+            tanba_locales::text(tanba_locales::Lang::Ru, "error-body-too-large")
+        );
+
         // Nothing was ordered.
         let log = eds::audit_entries(&w.settings).await;
         assert_eq!(log.iter().filter(|e| e.action == "order.create").count(), 0);

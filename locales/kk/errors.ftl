@@ -6,3 +6,7 @@ error-not-json = Сұрау денесі JSON болуы керек (Content-Typ
 error-malformed-json = Сұрау денесі дұрыс JSON емес: { $detail }
 error-unauthenticated = Кіру қажет: жарамды кіру токені берілмеген немесе оның мерзімі өткен.
 error-forbidden = Бұл әрекетке рұқсатыңыз жоқ.
+error-body-too-large = Сұрау денесі рұқсат етілген өлшемнен үлкен.
+error-method-not-allowed = Бұл мекенжай мұндай HTTP әдісін қабылдамайды.
+error-bad-request = Сұрау дұрыс құрылмаған.
+error-internal-unreferenced = Ішкі қате орын алды. Кейінірек қайталап көріңіз.

@@ -6,3 +6,7 @@ error-not-json = Тело запроса должно быть в формате
 error-malformed-json = Тело запроса не является корректным JSON: { $detail }
 error-unauthenticated = Требуется вход: токен доступа не передан, недействителен или истёк.
 error-forbidden = У вас нет прав на это действие.
+error-body-too-large = Тело запроса больше допустимого размера.
+error-method-not-allowed = Этот адрес не принимает такой HTTP-метод.
+error-bad-request = Запрос составлен неверно.
+error-internal-unreferenced = Произошла внутренняя ошибка. Повторите попытку позже.
