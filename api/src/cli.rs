@@ -5,7 +5,8 @@
 //! - `tanba keys generate --id ID --out DIR`: a new emission key pair.
 //! - `tanba staff add --iin IIN --name NAME --roles admin,inspector [--config FILE]`:
 //!   an operator staff account (bootstrap of the first administrator).
-//! - `tanba serve [--listen ADDR] [--config FILE]`: the service.
+//! - `tanba serve [--listen ADDR] [--config FILE] [--demo]`: the service;
+//!   `--demo` seeds demo data once and prints codes to try.
 //!
 //! With `-`, one input per line is read from standard input and one JSON
 //! object per line is written, so a million codes can be piped through.
@@ -59,6 +60,10 @@ enum Command {
         /// Settings file (TOML); `tanba.toml` in the working directory is read if present.
         #[arg(long, env = "TANBA_CONFIG")]
         config: Option<PathBuf>,
+        /// Seed a demo manufacturer, products and codes in every status (once),
+        /// and print codes to scan.
+        #[arg(long)]
+        demo: bool,
     },
 }
 
@@ -199,7 +204,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { listen, config } => {
+        Command::Serve {
+            listen,
+            config,
+            demo,
+        } => {
             let mut settings = Settings::load(config.as_deref(), std::env::vars())?;
             if let Some(listen) = listen {
                 settings.listen = listen;
@@ -207,14 +216,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             crate::telemetry::init(settings.log_format, &settings.log_filter);
             tracing::info!(?settings, "starting");
-            serve(settings)
+            serve(settings, demo)
         }
     }
 }
 
-fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     actix_web::rt::System::new().block_on(async move {
+        let demo_settings = demo.then(|| settings.clone());
         let app = Application::build(settings).await?;
+        if let Some(settings) = demo_settings {
+            crate::demo::seed_and_print(&settings, app.addr()).await?;
+        }
         app.run_until_stopped().await
     })?;
     Ok(ExitCode::SUCCESS)

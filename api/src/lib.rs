@@ -12,9 +12,13 @@
 //! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
 //! - [`keys`]: the operator's emission key files.
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
+//! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
+//! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
+pub mod demo;
 pub mod emission;
 pub mod error;
 pub mod idempotency;

@@ -63,6 +63,22 @@ pub struct Settings {
     pub session_ttl_secs: u64,
     /// Run the emission worker in this process (fills orders with codes).
     pub emission_worker: bool,
+    /// Redis for the scan cache, e.g. `redis://127.0.0.1:6379`
+    /// (`TANBA_REDIS_URL`). Unset: an in-process cache. Never the source of
+    /// truth: with Redis down, scans are answered from the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key Tanba writes, so that several services (or
+    /// test runs) can share one Redis.
+    pub redis_prefix: String,
+    /// Seconds a scanned code's card stays cached.
+    pub cache_ttl_secs: u64,
+    /// Seconds "no such code" stays cached: short, so a code emitted just
+    /// after a scan is found soon, yet a flood of scans of a made-up code
+    /// does not reach the database each time.
+    pub cache_not_found_secs: u64,
+    /// Most cards held by the in-process cache.
+    pub cache_capacity: u64,
 }
 
 impl Default for Settings {
@@ -82,6 +98,11 @@ impl Default for Settings {
             eds_crls: Vec::new(),
             session_ttl_secs: 3600,
             emission_worker: true,
+            redis_url: None,
+            redis_prefix: "tanba:".to_owned(),
+            cache_ttl_secs: 300,
+            cache_not_found_secs: 30,
+            cache_capacity: 100_000,
         }
     }
 }
@@ -104,6 +125,12 @@ impl fmt::Debug for Settings {
             .field("eds_crls", &self.eds_crls)
             .field("session_ttl_secs", &self.session_ttl_secs)
             .field("emission_worker", &self.emission_worker)
+            // The URL may carry a password.
+            .field("redis", &self.redis_url.as_ref().map(|_| "set"))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .field("cache_not_found_secs", &self.cache_not_found_secs)
+            .field("cache_capacity", &self.cache_capacity)
             .finish()
     }
 }
@@ -216,6 +243,30 @@ impl Settings {
                 ));
             }
         }
+        // TLS (`rediss://`) is not built in: Redis sits next to the service.
+        if let Some(url) = &self.redis_url
+            && !url.starts_with("redis://")
+        {
+            return Err(invalid(
+                "redis_url",
+                "must start with redis:// (secrets are not shown)",
+            ));
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.len() > 64 {
+            return Err(invalid("redis_prefix", "must be 1 to 64 characters"));
+        }
+        if !(1..=86_400).contains(&self.cache_ttl_secs) {
+            return Err(invalid("cache_ttl_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=self.cache_ttl_secs).contains(&self.cache_not_found_secs) {
+            return Err(invalid(
+                "cache_not_found_secs",
+                "must be at least 1 and at most cache_ttl_secs",
+            ));
+        }
+        if self.cache_capacity == 0 {
+            return Err(invalid("cache_capacity", "must be at least 1"));
+        }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -308,6 +359,9 @@ mod tests {
         assert!(err(&[("TANBA_PUBLIC_BASE_URL", "ftp://x")]).contains("public_base_url"));
         assert!(err(&[("TANBA_LOG_FORMAT", "xml")]).contains("log_format"));
         assert!(err(&[("TANBA_NO_SUCH_THING", "1")]).contains("no_such_thing"));
+        assert!(err(&[("TANBA_REDIS_URL", "http://x")]).contains("`redis_url`"));
+        assert!(err(&[("TANBA_CACHE_TTL_SECS", "0")]).contains("`cache_ttl_secs`"));
+        assert!(err(&[("TANBA_CACHE_NOT_FOUND_SECS", "301")]).contains("cache_not_found_secs"));
     }
 
     #[test]

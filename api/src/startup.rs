@@ -36,6 +36,10 @@ pub struct AppState {
     /// The reference data (НСИ), synced into the store at start-up and read
     /// back from it: what every input is checked against.
     pub reference: crate::reference::Reference,
+    /// The scan cache: cards of scanned codes (in process or Redis).
+    pub cards: Arc<crate::cache::CardCache>,
+    /// The operator's public keys, for codes the store does not hold.
+    pub scan_keys: Arc<crate::cache::ScanKeys>,
 }
 
 /// A built application, bound and ready to run.
@@ -43,6 +47,7 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     store: Store,
+    cards: Arc<crate::cache::CardCache>,
     worker: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -74,6 +79,15 @@ impl Application {
         let worker = settings
             .emission_worker
             .then(|| emission.spawn(store.clone(), emission_key.clone()));
+        let cards = Arc::new(
+            crate::cache::CardCache::from_settings(&settings)
+                .context("setting up the scan cache")?,
+        );
+        let scan_keys = Arc::new(
+            crate::cache::ScanKeys::load(&store)
+                .await
+                .context("loading emission keys for scans")?,
+        );
         let state = web::Data::new(AppState {
             settings,
             store: store.clone(),
@@ -83,6 +97,8 @@ impl Application {
             reference: crate::reference::Reference::sync_and_load(&store)
                 .await
                 .context("loading reference data")?,
+            cards: cards.clone(),
+            scan_keys,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -102,6 +118,7 @@ impl Application {
                 .configure(routes::reference::configure)
                 .configure(routes::products::configure)
                 .configure(routes::orders::configure)
+                .configure(routes::codes::configure)
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(shutdown_timeout)
@@ -112,12 +129,18 @@ impl Application {
             addr,
             server,
             store,
+            cards,
             worker,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The scan cache, e.g. to read its counters in tests.
+    pub fn cards(&self) -> Arc<crate::cache::CardCache> {
+        self.cards.clone()
     }
 
     pub fn port(&self) -> u16 {

@@ -2,6 +2,7 @@
 //! it; the foundation's endpoints are public.
 
 pub mod auth;
+pub mod codes;
 pub mod health;
 pub mod keys;
 pub mod orders;

@@ -10,19 +10,65 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::QueryBuilder;
+use tanba_core::lifecycle::{Status, WithdrawalReason, WriteOffReason};
 use tanba_core::{CryptoTail, Gtin, KeyId, MarkingCode, Serial};
 
 use super::{Pool, Store, Tx};
 use crate::ids::{OrderId, ParticipantId};
 
-/// Status numbers as stored (`codes.status`). Stable: never renumber.
+/// Status numbers as stored (`codes.status`). Stable: never renumber, only
+/// add. `codes.reason` is the index of the reason in
+/// [`WithdrawalReason::ALL`] (for RETIRED) or [`WriteOffReason::ALL`] (for
+/// WRITTEN_OFF), and NULL for every other status; those arrays are stable
+/// too (new reasons go at their end). `status_numbers_are_stable` pins both.
 pub const STATUS_EMITTED: i16 = 0;
+pub const STATUS_APPLIED: i16 = 1;
+pub const STATUS_INTRODUCED: i16 = 2;
+pub const STATUS_RETIRED: i16 = 3;
+pub const STATUS_WRITTEN_OFF: i16 = 4;
+
+/// A status as its stored columns: (`codes.status`, `codes.reason`).
+pub fn status_columns(status: Status) -> (i16, Option<i16>) {
+    fn index<T: PartialEq>(all: &[T], x: &T) -> Option<i16> {
+        all.iter().position(|y| y == x).map(|i| i as i16)
+    }
+    match status {
+        Status::Emitted => (STATUS_EMITTED, None),
+        Status::Applied => (STATUS_APPLIED, None),
+        Status::Introduced => (STATUS_INTRODUCED, None),
+        Status::Retired(r) => (STATUS_RETIRED, index(&WithdrawalReason::ALL, &r)),
+        Status::WrittenOff(r) => (STATUS_WRITTEN_OFF, index(&WriteOffReason::ALL, &r)),
+    }
+}
+
+/// The status stored as (`codes.status`, `codes.reason`); an error for
+/// numbers this build does not know (a newer build wrote them, or damage).
+pub fn status_from_columns(status: i16, reason: Option<i16>) -> anyhow::Result<Status> {
+    let reason_at = |len: usize| -> anyhow::Result<usize> {
+        reason
+            .and_then(|r| usize::try_from(r).ok())
+            .filter(|&r| r < len)
+            .ok_or_else(|| anyhow::anyhow!("stored status {status} with reason {reason:?}"))
+    };
+    Ok(match status {
+        STATUS_EMITTED => Status::Emitted,
+        STATUS_APPLIED => Status::Applied,
+        STATUS_INTRODUCED => Status::Introduced,
+        STATUS_RETIRED => {
+            Status::Retired(WithdrawalReason::ALL[reason_at(WithdrawalReason::ALL.len())?])
+        }
+        STATUS_WRITTEN_OFF => {
+            Status::WrittenOff(WriteOffReason::ALL[reason_at(WriteOffReason::ALL.len())?])
+        }
+        other => anyhow::bail!("unknown stored status {other}"),
+    })
+}
 
 /// Rows per SQLite statement: 8 parameters a row stays well under SQLite's
 /// limit of 32,766 parameters.
 const SQLITE_ROWS_PER_STATEMENT: usize = 2_000;
 
-fn gtin_number(gtin: &Gtin) -> anyhow::Result<i64> {
+pub(super) fn gtin_number(gtin: &Gtin) -> anyhow::Result<i64> {
     Ok(gtin.as_str().parse()?)
 }
 
@@ -157,5 +203,46 @@ impl Store {
                 Ok(code)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers are in every stored row: changing one silently changes
+    /// the status of stored codes.
+    #[test]
+    fn status_numbers_are_stable() {
+        use WithdrawalReason as W;
+        use WriteOffReason as O;
+        let pinned = [
+            (Status::Emitted, (0, None)),
+            (Status::Applied, (1, None)),
+            (Status::Introduced, (2, None)),
+            (Status::Retired(W::Retail), (3, Some(0))),
+            (Status::Retired(W::Distance), (3, Some(1))),
+            (Status::Retired(W::EecExport), (3, Some(2))),
+            (Status::Retired(W::BeyondEecExport), (3, Some(3))),
+            (Status::Retired(W::OwnUse), (3, Some(4))),
+            (Status::Retired(W::Donation), (3, Some(5))),
+            (Status::Retired(W::StateContract), (3, Some(6))),
+            (Status::Retired(W::DamageLoss), (3, Some(7))),
+            (Status::Retired(W::Destruction), (3, Some(8))),
+            (Status::Retired(W::Confiscation), (3, Some(9))),
+            (Status::Retired(W::Defect), (3, Some(10))),
+            (Status::Retired(W::Expiry), (3, Some(11))),
+            (Status::WrittenOff(O::KmSpoiled), (4, Some(0))),
+            (Status::WrittenOff(O::KmLost), (4, Some(1))),
+            (Status::WrittenOff(O::KmDestroyed), (4, Some(2))),
+        ];
+        assert_eq!(pinned.len(), 3 + W::ALL.len() + O::ALL.len());
+        for (status, columns) in pinned {
+            assert_eq!(status_columns(status), columns, "{status}");
+            assert_eq!(status_from_columns(columns.0, columns.1).unwrap(), status);
+        }
+        assert!(status_from_columns(5, None).is_err());
+        assert!(status_from_columns(STATUS_RETIRED, None).is_err());
+        assert!(status_from_columns(STATUS_RETIRED, Some(12)).is_err());
     }
 }

@@ -81,9 +81,11 @@ mod orders;
 mod participants;
 mod products;
 mod reference;
+mod scan;
 mod sessions;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
+pub use codes::{status_columns, status_from_columns};
 pub use orders::{ChunkOutcome, Order, OrderStatus};
 pub use participants::{
     AlreadyExists, Challenge, NewParticipant, Participant, ParticipantStatus, Staff,
@@ -92,6 +94,7 @@ pub use products::{
     Conformity, ConformityKind, CreateRefused, NumberedDocument, Product, ProductCard,
 };
 pub use reference::{DictionaryVersion, SyncOutcome, VersionNotRaised};
+pub use scan::{CodeNotFound, StoredCode};
 pub use sessions::Session;
 
 impl Tx {

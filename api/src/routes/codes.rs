@@ -1,0 +1,731 @@
+//! The public scan: anyone (no token) checks a marking code and sees whether
+//! it is genuine, where it is in its life, and its product's card, in Kazakh
+//! or Russian.
+//!
+//! - `GET /v1/codes/{code}`: JSON, for the app. `{code}` is any form the
+//!   parser accepts (raw with GS, `]d2`, human-readable, a Digital Link URI),
+//!   percent-encoded as one path segment.
+//! - `GET /01/{gtin}/21/{serial}?91=…&92=…` (GS1 Digital Link, what the QR
+//!   code on a label opens): the same answer as an HTML page for a phone
+//!   browser, or JSON when `Accept` asks for `application/json`.
+//!
+//! The language is `?lang=kk|ru`, the `lang` cookie or `Accept-Language`,
+//! Kazakh by default. Every word comes from `locales/*/scan.ftl`.
+//!
+//! The verdict is computed on every scan, never stored (see [`verdict`]):
+//! the card (stored signature, status, blocked flag, product) comes from the
+//! cache or, on a miss, the database; the signature of a code that is not
+//! stored is checked against the operator's keys. A stored code is judged
+//! by its stored tail: a scanned tail that differs is a forgery, whatever
+//! the keys say.
+//!
+//! The answer shows what a citizen may see: no owner, no order, no
+//! participant id.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Serialize;
+use serde_json::json;
+use tanba_core::crypto::SignatureStatus;
+use tanba_core::lifecycle::Status;
+use tanba_core::{MarkingCode, ParseError, ScannedCode};
+use tanba_locales::Lang;
+use time::OffsetDateTime;
+use time::macros::offset;
+
+use crate::cache::Card;
+use crate::error::ApiError;
+use crate::lang::RequestLang;
+use crate::reference::Dictionary;
+use crate::startup::AppState;
+
+/// Registers this module's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(scan).service(digital_link);
+}
+
+/// What a scan concludes. Computed, never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Stored, signature matches, in circulation (INTRODUCED), not blocked.
+    Genuine,
+    /// Validly signed by the operator, but not stored.
+    NotFound,
+    /// The tail is not the operator's signature (invalid, unknown key or
+    /// missing) for a code that is not stored; or differs from the stored
+    /// tail of a code that is.
+    InvalidSignature,
+    /// EMITTED or APPLIED (not yet in circulation), or RETIRED for a reason
+    /// other than a sale.
+    NotInCirculation,
+    /// RETIRED by a sale.
+    Sold,
+    WrittenOff,
+    /// Blocked by an inspector: wins over the status.
+    Blocked,
+    /// Scans far apart within a short time, or a scan after the sale.
+    /// Reserved: it comes with scan recording (clone detection), which is
+    /// not built yet; no answer carries it today.
+    SuspectedClone,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Genuine => "genuine",
+            Self::NotFound => "not_found",
+            Self::InvalidSignature => "invalid_signature",
+            Self::NotInCirculation => "not_in_circulation",
+            Self::Sold => "sold",
+            Self::WrittenOff => "written_off",
+            Self::Blocked => "blocked",
+            Self::SuspectedClone => "suspected_clone",
+        }
+    }
+
+    /// `scan-verdict-…` in `locales/*/scan.ftl`.
+    pub fn message_key(self) -> String {
+        format!("scan-verdict-{}", self.as_str().replace('_', "-"))
+    }
+
+    /// Whether the banner is green.
+    pub fn is_good(self) -> bool {
+        self == Self::Genuine
+    }
+}
+
+/// The signature status of the scanned code measured against a stored
+/// code: the stored tail is the operator's signature, so a scanned one
+/// either is it or is forged.
+fn against_stored(code: &MarkingCode, card: &Card) -> SignatureStatus {
+    match (code.key_id(), code.crypto_tail()) {
+        (Some(key), Some(tail)) => {
+            if key.as_str() == card.key_id && tail.as_str() == card.crypto_tail {
+                SignatureStatus::Valid
+            } else {
+                SignatureStatus::Invalid
+            }
+        }
+        _ => SignatureStatus::Missing,
+    }
+}
+
+/// The rules of the verdict. `signature` is [`against_stored`] for a stored
+/// code, the keyring's answer otherwise.
+///
+/// A stored code scanned without its tail (a Digital Link typed by hand, a
+/// human-readable text without 91/92) is judged by its status: the database
+/// knows it, and the missing tail is reported as `signature: missing`.
+pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
+    let Some(card) = card else {
+        return match signature {
+            SignatureStatus::Valid => Verdict::NotFound,
+            SignatureStatus::Invalid | SignatureStatus::UnknownKey | SignatureStatus::Missing => {
+                Verdict::InvalidSignature
+            }
+        };
+    };
+    if signature == SignatureStatus::Invalid || signature == SignatureStatus::UnknownKey {
+        return Verdict::InvalidSignature;
+    }
+    if card.state.blocked {
+        return Verdict::Blocked;
+    }
+    match card.state.status {
+        Status::Emitted | Status::Applied => Verdict::NotInCirculation,
+        Status::Introduced => Verdict::Genuine,
+        Status::Retired(reason) if reason.is_sale() => Verdict::Sold,
+        Status::Retired(_) => Verdict::NotInCirculation,
+        Status::WrittenOff(_) => Verdict::WrittenOff,
+    }
+}
+
+/// The answer of a scan, as JSON.
+#[derive(Debug, Serialize)]
+pub struct ScanAnswer {
+    pub verdict: Verdict,
+    pub verdict_text: String,
+    /// `valid`, `invalid`, `unknown_key` or `missing`.
+    pub signature: &'static str,
+    /// `EMITTED`, `APPLIED`, `INTRODUCED`, `RETIRED`, `WRITTEN_OFF`; `null`
+    /// when the code is not stored (or its tail is forged).
+    pub status: Option<&'static str>,
+    pub status_text: Option<String>,
+    pub blocked: bool,
+    pub code: CodeView,
+    pub product: Option<ProductView>,
+    /// Dates (`YYYY-MM-DD`, Kazakhstan time) of the code's life; `null`
+    /// where it has not happened or is not recorded yet.
+    pub life: Option<Life>,
+    pub lang: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CodeView {
+    pub gtin: String,
+    pub serial: String,
+    /// The canonical element string (GS as ASCII 29).
+    pub canonical: String,
+    pub human_readable: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Named {
+    pub code: String,
+    /// The name in the answer's language; `null` for a code the reference
+    /// data does not know.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Document {
+    pub number: String,
+    pub date: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductView {
+    pub name: String,
+    pub product_group: Named,
+    pub tnved: String,
+    pub manufacturer: String,
+    pub country: Named,
+    pub importer: Option<Importer>,
+    /// Customs declaration of an import: not recorded yet (introduction
+    /// documents, issue 5).
+    pub customs_declaration: Option<Document>,
+    /// Place and date of production: not recorded yet (issue 5).
+    pub production_place: Option<String>,
+    pub production_date: Option<String>,
+    pub conformity: Conformity,
+    pub test_certificate: Option<Document>,
+    pub recommended_price: Price,
+    pub photo_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Importer {
+    pub name: String,
+    pub bin: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Conformity {
+    /// `certificate` or `declaration`.
+    pub kind: String,
+    pub kind_text: String,
+    pub number: String,
+    pub date: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Price {
+    pub tiyn: i64,
+    /// E.g. `1250.50 теңге`.
+    pub text: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Life {
+    pub emitted: Option<String>,
+    /// Not recorded yet (status events come with the documents).
+    pub introduced: Option<String>,
+    pub sold: Option<String>,
+}
+
+fn text(lang: Lang, key: &str) -> String {
+    tanba_locales::text(lang, key)
+}
+
+fn text_with(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+    tanba_locales::text_with(lang, key, args.iter().copied())
+}
+
+/// A date in Kazakhstan (UTC+5) from Unix seconds.
+fn local_date(unix: i64) -> Option<String> {
+    let at = OffsetDateTime::from_unix_timestamp(unix).ok()?;
+    Some(at.to_offset(offset!(+5)).date().to_string())
+}
+
+fn price_text(tiyn: i64, lang: Lang) -> String {
+    let amount = format!("{}.{:02}", tiyn / 100, (tiyn % 100).abs());
+    text_with(lang, "scan-price", &[("amount", &amount)])
+}
+
+fn status_key(status: Status) -> String {
+    format!(
+        "scan-status-{}",
+        status.name().to_lowercase().replace('_', "-")
+    )
+}
+
+/// Builds the answer in a language.
+fn answer(
+    state: &AppState,
+    code: &MarkingCode,
+    card: Option<&Card>,
+    signature: SignatureStatus,
+    lang: Lang,
+) -> ScanAnswer {
+    let verdict = verdict(card, signature);
+    // A forged tail on a real serial: the label is not the operator's, so
+    // nothing stored about the real code is shown next to it.
+    let shown = card.filter(|_| verdict != Verdict::InvalidSignature);
+    let reference = &state.reference;
+    let product = shown.and_then(|c| c.product.as_ref()).map(|p| {
+        let named = |d: Dictionary, code: &str| Named {
+            code: code.to_owned(),
+            name: reference.name(d, code, lang).map(str::to_owned),
+        };
+        ProductView {
+            name: match lang {
+                Lang::Kk => p.name_kk.clone(),
+                Lang::Ru => p.name_ru.clone(),
+            },
+            product_group: named(Dictionary::ProductGroups, &p.product_group),
+            tnved: p.tnved.clone(),
+            manufacturer: p.manufacturer_name.clone(),
+            country: named(Dictionary::Countries, &p.manufacturer_country),
+            importer: p.importer_name.as_ref().map(|name| Importer {
+                name: name.clone(),
+                bin: p.importer_bin.clone(),
+            }),
+            customs_declaration: None,
+            production_place: None,
+            production_date: None,
+            conformity: Conformity {
+                kind: p.conformity_kind.clone(),
+                kind_text: text(lang, &format!("scan-label-{}", p.conformity_kind)),
+                number: p.conformity_number.clone(),
+                date: p.conformity_date.clone(),
+            },
+            test_certificate: match (&p.test_certificate_number, &p.test_certificate_date) {
+                (Some(number), Some(date)) => Some(Document {
+                    number: number.clone(),
+                    date: date.clone(),
+                }),
+                _ => None,
+            },
+            recommended_price: Price {
+                tiyn: p.recommended_price_tiyn,
+                text: price_text(p.recommended_price_tiyn, lang),
+            },
+            photo_url: p.photo_url.clone(),
+        }
+    });
+    ScanAnswer {
+        verdict,
+        verdict_text: text(lang, &verdict.message_key()),
+        signature: signature.as_str(),
+        status: shown.map(|c| c.state.status.name()),
+        status_text: shown.map(|c| text(lang, &status_key(c.state.status))),
+        blocked: shown.is_some_and(|c| c.state.blocked),
+        code: CodeView {
+            gtin: code.gtin().as_str().to_owned(),
+            serial: code.serial().as_str().to_owned(),
+            canonical: code.element_string(),
+            human_readable: code.human_readable(),
+        },
+        product,
+        life: shown.map(|c| Life {
+            emitted: local_date(c.emitted_at),
+            introduced: None,
+            sold: None,
+        }),
+        lang: lang.as_str(),
+    }
+}
+
+/// Why a scanned text gives no answer.
+enum Refusal {
+    Malformed(ParseError),
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal::Api(e)
+    }
+}
+
+/// Parses, loads (through the cache) and judges one scanned text.
+async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, Refusal> {
+    let code = match tanba_core::parse(input) {
+        Ok(ScannedCode::Unit(code)) => code,
+        Ok(ScannedCode::Sscc(_)) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "code_not_a_unit").into());
+        }
+        Err(e) => return Err(Refusal::Malformed(e)),
+    };
+    let store = &state.store;
+    let card = state
+        .cards
+        .get_or_load(&code.identity(), || Card::load(store, &code))
+        .await
+        .map_err(ApiError::internal)?;
+    let signature = match card.as_ref() {
+        Some(card) => against_stored(&code, card),
+        None => state.scan_keys.verify(store, &code).await,
+    };
+    Ok(answer(
+        state,
+        &code,
+        card.as_ref().as_ref(),
+        signature,
+        lang,
+    ))
+}
+
+/// 400 `code_malformed` with the parser's own reason: its machine code, AI
+/// and position, and its message in the request's language.
+fn malformed(err: &ParseError, lang: Lang) -> HttpResponse {
+    let body = json!({
+        "error": {
+            "code": "code_malformed",
+            "message": crate::cli::parse_error_message(err, lang),
+            "reference": null,
+            "parse_error": {
+                "code": err.kind.code(),
+                "ai": err.ai,
+                "position": err.position,
+            },
+        }
+    });
+    HttpResponse::BadRequest()
+        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+        .json(body)
+}
+
+/// A verdict can change at any moment: clients and proxies must ask again.
+/// The answer depends on the language the request chose.
+fn no_store(mut resp: HttpResponse) -> HttpResponse {
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Language, Cookie"),
+    );
+    resp
+}
+
+/// `GET /v1/codes/{code}` — anyone. `{code}` is the scanner's output,
+/// percent-encoded. 200 with the answer for every parsable unit code
+/// (`not_found` and `invalid_signature` are answers, not errors); 400
+/// `code_malformed` (with `parse_error`) or `code_not_a_unit` otherwise.
+#[get("/v1/codes/{code:.*}")]
+#[tracing::instrument(skip_all)]
+async fn scan(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    lang: RequestLang,
+) -> Result<HttpResponse, ApiError> {
+    // The raw path, decoded here once: the router would turn `%2F` and `+`
+    // into something else on the way.
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/codes/")
+        .unwrap_or_default();
+    let input = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    match check(&state, &input, lang.0).await {
+        Ok(answer) => Ok(no_store(
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_LANGUAGE, lang.0.as_str()))
+                .json(answer),
+        )),
+        Err(Refusal::Malformed(e)) => Ok(malformed(&e, lang.0)),
+        Err(Refusal::Api(e)) => Err(e),
+    }
+}
+
+/// `GET /01/{gtin}/21/{serial}?91=…&92=…` — anyone: a GS1 Digital Link, as
+/// printed in the QR code of a label. HTML for a browser, JSON when
+/// `Accept` names `application/json`.
+#[get("/01/{gtin}/21/{serial}")]
+#[tracing::instrument(skip_all)]
+async fn digital_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    lang: RequestLang,
+) -> Result<HttpResponse, ApiError> {
+    let lang = lang.0;
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    // The parser reads the URI itself (the host is not GS1 data; `lang`
+    // and other non-numeric query keys are ignored).
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let input = format!("https://link.invalid{path}");
+    let result = check(&state, &input, lang).await;
+    let resp = match (result, wants_json) {
+        (Ok(answer), true) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+            .json(answer),
+        (Err(Refusal::Malformed(e)), true) => malformed(&e, lang),
+        (Err(Refusal::Api(e)), true) => return Err(e),
+        (Ok(answer), false) => html(StatusCode::OK, lang, &req, &card_html(&answer, lang)),
+        (Err(Refusal::Malformed(e)), false) => html(
+            StatusCode::BAD_REQUEST,
+            lang,
+            &req,
+            &error_html(&crate::cli::parse_error_message(&e, lang)),
+        ),
+        (Err(Refusal::Api(e)), false) => html(
+            actix_web::ResponseError::status_code(&e),
+            lang,
+            &req,
+            &error_html(&e.message(lang)),
+        ),
+    };
+    Ok(no_store(resp))
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const PAGE: &str = include_str!("../../templates/scan.html");
+
+/// Fills `{{name}}` slots of the page in one pass: an inserted value is never
+/// read as a slot, whatever it contains. Values are HTML already.
+fn fill(template: &str, slots: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 2048);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = &after[..end];
+                match slots.iter().find(|(n, _)| *n == name) {
+                    Some((_, value)) => out.push_str(value),
+                    None => out.push_str(&rest[start..start + 2 + end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The same address in the other language.
+fn switch_href(req: &HttpRequest, other: Lang) -> String {
+    let mut query: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .filter(|(k, _)| k != "lang")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    query.push(("lang".to_owned(), other.as_str().to_owned()));
+    let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &query {
+        encoded.append_pair(k, v);
+    }
+    format!("{}?{}", req.uri().path(), encoded.finish())
+}
+
+fn html(status: StatusCode, lang: Lang, req: &HttpRequest, body: &str) -> HttpResponse {
+    let other = match lang {
+        Lang::Kk => Lang::Ru,
+        Lang::Ru => Lang::Kk,
+    };
+    let page = fill(
+        PAGE,
+        &[
+            ("lang", lang.as_str()),
+            ("title", &escape(&text(lang, "scan-page-title"))),
+            ("switch_href", &escape(&switch_href(req, other))),
+            ("switch_lang", other.as_str()),
+            ("switch_text", &escape(&text(lang, "scan-other-language"))),
+            ("body", body),
+        ],
+    );
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+        .content_type("text/html; charset=utf-8")
+        .body(page)
+}
+
+fn error_html(message: &str) -> String {
+    format!(
+        "<div class=\"verdict bad\" role=\"alert\">{}</div>",
+        escape(message)
+    )
+}
+
+fn row(out: &mut String, label: &str, value: &str, class: &str) {
+    out.push_str(&format!(
+        "<dt>{}</dt><dd{}>{}</dd>",
+        escape(label),
+        if class.is_empty() {
+            String::new()
+        } else {
+            format!(" class=\"{class}\"")
+        },
+        escape(value)
+    ));
+}
+
+fn card_html(a: &ScanAnswer, lang: Lang) -> String {
+    let t = |key: &str| text(lang, key);
+    let document = |d: &Document| {
+        text_with(
+            lang,
+            "scan-document",
+            &[("number", &d.number), ("date", &d.date)],
+        )
+    };
+    let not_stated = t("scan-not-stated");
+    let mut out = String::new();
+    out.push_str(&format!(
+        "<div class=\"verdict {}\" role=\"status\" data-verdict=\"{}\">{}{}</div>",
+        if a.verdict.is_good() { "ok" } else { "bad" },
+        a.verdict.as_str(),
+        escape(&a.verdict_text),
+        a.status_text
+            .as_deref()
+            .map(|s| format!(
+                "<small>{}: {}</small>",
+                escape(&t("scan-label-status")),
+                escape(s)
+            ))
+            .unwrap_or_default(),
+    ));
+    out.push_str("<dl>");
+    if let Some(p) = &a.product {
+        row(&mut out, &t("scan-label-product"), &p.name, "");
+        row(
+            &mut out,
+            &t("scan-label-product-group"),
+            p.product_group
+                .name
+                .as_deref()
+                .unwrap_or(&p.product_group.code),
+            "",
+        );
+        row(&mut out, &t("scan-label-manufacturer"), &p.manufacturer, "");
+        row(
+            &mut out,
+            &t("scan-label-country"),
+            p.country.name.as_deref().unwrap_or(&p.country.code),
+            "",
+        );
+        if let Some(importer) = &p.importer {
+            let value = match &importer.bin {
+                Some(bin) => format!("{} ({bin})", importer.name),
+                None => importer.name.clone(),
+            };
+            row(&mut out, &t("scan-label-importer"), &value, "");
+            row(
+                &mut out,
+                &t("scan-label-customs-declaration"),
+                &p.customs_declaration
+                    .as_ref()
+                    .map(document)
+                    .unwrap_or_else(|| not_stated.clone()),
+                "",
+            );
+        }
+        let production = match (&p.production_place, &p.production_date) {
+            (None, None) => not_stated.clone(),
+            (place, date) => [place.as_deref(), date.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        row(&mut out, &t("scan-label-production"), &production, "");
+        row(
+            &mut out,
+            &p.conformity.kind_text,
+            &document(&Document {
+                number: p.conformity.number.clone(),
+                date: p.conformity.date.clone(),
+            }),
+            "",
+        );
+        if let Some(test) = &p.test_certificate {
+            row(
+                &mut out,
+                &t("scan-label-test-certificate"),
+                &document(test),
+                "",
+            );
+        }
+        row(
+            &mut out,
+            &t("scan-label-price"),
+            &p.recommended_price.text,
+            "",
+        );
+    } else if a.status.is_some() {
+        row(
+            &mut out,
+            &t("scan-label-product"),
+            &t("scan-no-product"),
+            "",
+        );
+    }
+    row(&mut out, &t("scan-label-gtin"), &a.code.gtin, "code");
+    row(&mut out, &t("scan-label-serial"), &a.code.serial, "code");
+    if let Some(life) = &a.life {
+        let steps: Vec<String> = [
+            ("scan-life-emitted", &life.emitted),
+            ("scan-life-introduced", &life.introduced),
+            ("scan-life-sold", &life.sold),
+        ]
+        .into_iter()
+        .filter_map(|(key, date)| date.as_ref().map(|d| format!("{}: {d}", t(key))))
+        .collect();
+        if !steps.is_empty() {
+            row(&mut out, &t("scan-label-life"), &steps.join("; "), "");
+        }
+    }
+    out.push_str("</dl>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_leaves_no_markup() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn a_filled_value_is_never_read_as_a_slot() {
+        assert_eq!(
+            fill("<{{a}}|{{b}}>", &[("a", "{{b}}"), ("b", "B")]),
+            "<{{b}}|B>"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! What a scan reads from the codes table, and the one way storage changes a
+//! code's status: [`Tx::apply_operations`], which runs every step through
+//! `tanba_core::lifecycle::transition`.
+//!
+//! The scan reads one row by its primary key (GTIN, serial): on PostgreSQL
+//! that is one partition and one index probe. It reads no owner and no order:
+//! a citizen's answer never carries a participant's private data, so the
+//! query does not even fetch it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tanba_core::lifecycle::{CodeState, Operation, TransitionError, transition};
+use tanba_core::{CryptoTail, Gtin, KeyId, MarkingCode, Serial};
+
+use super::codes::{gtin_number, status_columns, status_from_columns};
+use super::{Pool, Store, Tx};
+use crate::ids::ParticipantId;
+
+/// A code as stored, without its owner or order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    /// The code with the key id and crypto tail it was issued with.
+    pub code: MarkingCode,
+    pub state: CodeState,
+    /// Unix seconds.
+    pub emitted_at: i64,
+}
+
+/// [`Tx::apply_operations`] was asked about a code that is not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("code {0} is not stored")]
+pub struct CodeNotFound(pub String);
+
+type Row = (i64, String, String, Vec<u8>, i16, Option<i16>, bool, i64);
+
+const COLUMNS: &str = "gtin, serial, key_id, signature, status, reason, blocked, emitted_at";
+
+fn from_row(
+    (gtin, serial, key_id, signature, status, reason, blocked, emitted_at): Row,
+) -> anyhow::Result<StoredCode> {
+    let code = MarkingCode::new(
+        Gtin::parse(&format!("{gtin:014}"))
+            .map_err(|e| anyhow::anyhow!("stored GTIN {gtin}: {e}"))?,
+        Serial::parse(&serial).map_err(|e| anyhow::anyhow!("stored serial {serial:?}: {e}"))?,
+    )
+    .with_crypto(
+        KeyId::parse(&key_id).map_err(|e| anyhow::anyhow!("stored key id: {e}"))?,
+        CryptoTail::parse(&URL_SAFE_NO_PAD.encode(signature))
+            .map_err(|e| anyhow::anyhow!("stored signature: {e}"))?,
+    );
+    Ok(StoredCode {
+        code,
+        state: CodeState {
+            status: status_from_columns(status, reason)?,
+            blocked,
+        },
+        emitted_at,
+    })
+}
+
+impl Store {
+    /// The stored code with this GTIN and serial, for a scan.
+    #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
+    pub async fn code_for_scan(
+        &self,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<Option<StoredCode>> {
+        let sql = format!("SELECT {COLUMNS} FROM codes WHERE gtin = $1 AND serial = $2");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let row: Option<Row> = with_pool!(self, p => {
+            sqlx::query_as(sql)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .fetch_optional(p)
+                .await?
+        });
+        row.map(from_row).transpose()
+    }
+
+    /// Up to `limit` codes of one owner, in key order (for the demo, which
+    /// lists the codes it seeded).
+    pub async fn codes_of_owner(
+        &self,
+        owner: ParticipantId,
+        limit: i64,
+    ) -> anyhow::Result<Vec<StoredCode>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM codes WHERE owner = $1 ORDER BY gtin, serial LIMIT $2");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let rows: Vec<Row> = with_pool!(self, p => {
+            sqlx::query_as(sql)
+                .bind(owner.as_uuid())
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+        });
+        rows.into_iter().map(from_row).collect()
+    }
+}
+
+impl Tx {
+    /// Reads the code's state (locking its row on PostgreSQL; SQLite's write
+    /// transaction holds the database), applies each operation in turn
+    /// through [`transition`], and writes the result. The first refused step
+    /// refuses the whole: nothing is written and its [`TransitionError`] is
+    /// returned. `Err(CodeNotFound)` (inside `anyhow`) when there is no such
+    /// code.
+    ///
+    /// Used by the demo seeding today, which needs codes in every status
+    /// before the document flow exists, and by the documents later. The
+    /// caller commits, then invalidates the cached card
+    /// ([`crate::cache::CardCache::invalidate`]).
+    #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
+    pub async fn apply_operations(
+        &mut self,
+        gtin: &Gtin,
+        serial: &Serial,
+        operations: &[Operation],
+    ) -> anyhow::Result<Result<CodeState, TransitionError>> {
+        const SELECT: &str =
+            "SELECT status, reason, blocked FROM codes WHERE gtin = $1 AND serial = $2";
+        const SELECT_FOR_UPDATE: &str =
+            "SELECT status, reason, blocked FROM codes WHERE gtin = $1 AND serial = $2 FOR UPDATE";
+        const UPDATE: &str = "UPDATE codes SET status = $3, reason = $4, blocked = $5 WHERE gtin = $1 AND serial = $2";
+        let number = gtin_number(gtin)?;
+        let select = match self {
+            Tx::Postgres(_) => SELECT_FOR_UPDATE,
+            Tx::Sqlite(_) => SELECT,
+        };
+        let row: Option<(i16, Option<i16>, bool)> = with_tx!(self, c => {
+            sqlx::query_as(select)
+                .bind(number)
+                .bind(serial.as_str())
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        let Some((status, reason, blocked)) = row else {
+            return Err(CodeNotFound(format!("01{gtin}21{serial}")).into());
+        };
+        let mut state = CodeState {
+            status: status_from_columns(status, reason)?,
+            blocked,
+        };
+        for &operation in operations {
+            state = match transition(state, operation) {
+                Ok(next) => next,
+                Err(refused) => return Ok(Err(refused)),
+            };
+        }
+        let (status, reason) = status_columns(state.status);
+        with_tx!(self, c => {
+            sqlx::query(UPDATE)
+                .bind(number)
+                .bind(serial.as_str())
+                .bind(status)
+                .bind(reason)
+                .bind(state.blocked)
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(Ok(state))
+    }
+}

@@ -1,0 +1,654 @@
+//! The public scan, black-box: `GET /v1/codes/{code}` and the GS1 Digital
+//! Link page, on both databases, with the in-process cache, with Redis (when
+//! `TANBA_TEST_REDIS_URL` is set) and with Redis unreachable.
+//!
+//! Codes are put into their statuses through the store's
+//! `apply_operations` (the lifecycle rules), as the demo does: the document
+//! flow that will move them over HTTP is issue 5.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Db, TestApp};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+use tanba_api::ids::{OrderId, ParticipantId};
+use tanba_api::settings::Settings;
+use tanba_api::store::{Conformity, ConformityKind, ProductCard, Store};
+use tanba_core::crypto::EmissionKey;
+use tanba_core::lifecycle::{Operation as Op, WithdrawalReason, WriteOffReason};
+use tanba_core::{Gtin, MarkingCode, Serial};
+
+/// A product whose names would run script if a page did not escape them.
+fn hostile_product() -> ProductCard {
+    ProductCard {
+        gtin: Gtin::parse("04652352262009").expect("gtin"),
+        name_kk: "<script>alert('kk')</script> Сүт & «Дала»".to_owned(),
+        name_ru: "<img src=x onerror=alert(1)> Молоко \"Дала\"".to_owned(),
+        product_group: "dairy".to_owned(),
+        tnved: "0401201100".to_owned(),
+        manufacturer_name: "ТОО <b>Сүт</b>".to_owned(),
+        manufacturer_country: "KZ".to_owned(),
+        importer_name: None,
+        importer_bin: None,
+        conformity: Conformity {
+            kind: ConformityKind::Declaration,
+            number: "ЕАЭС N KZ Д-TEST.00001".to_owned(),
+            date: "2025-03-01".to_owned(),
+        },
+        test_certificate: None,
+        recommended_price_tiyn: 65_050,
+        photo_url: None,
+    }
+}
+
+/// Stored codes by the verdict they must get, and codes that are not stored.
+struct Seeded {
+    app: TestApp,
+    key: EmissionKey,
+    owner: ParticipantId,
+    order: OrderId,
+    /// verdict → code, for stored codes (several may share a verdict).
+    stored: Vec<(&'static str, MarkingCode)>,
+}
+
+impl Seeded {
+    fn code(&self, label: &str) -> &MarkingCode {
+        &self
+            .stored
+            .iter()
+            .find(|(l, _)| *l == label)
+            .expect("seeded label")
+            .1
+    }
+
+    /// A real serial with another code's tail.
+    fn forged(&self) -> MarkingCode {
+        let genuine = self.code("genuine");
+        let other = self.code("sold");
+        MarkingCode::new(genuine.gtin().clone(), genuine.serial().clone()).with_crypto(
+            genuine.key_id().expect("key").clone(),
+            other.crypto_tail().expect("tail").clone(),
+        )
+    }
+
+    /// Signed by the operator, never stored.
+    fn unknown(&self, gtin: &str) -> MarkingCode {
+        use rand::SeedableRng as _;
+        let mut rng = rand::rngs::StdRng::from_entropy();
+        self.key.sign(MarkingCode::new(
+            Gtin::parse(gtin).expect("gtin"),
+            Serial::generate(&mut rng),
+        ))
+    }
+}
+
+async fn seeded(settings: Settings) -> Seeded {
+    let app = TestApp::spawn(settings.clone()).await;
+    let (key, owner, order, stored) = seed_store(&settings).await;
+    Seeded {
+        app,
+        key,
+        owner,
+        order,
+        stored,
+    }
+}
+
+/// Writes the hostile product and its codes, each brought to its status
+/// through the lifecycle.
+async fn seed_store(
+    settings: &Settings,
+) -> (
+    EmissionKey,
+    ParticipantId,
+    OrderId,
+    Vec<(&'static str, MarkingCode)>,
+) {
+    let store = Store::connect(settings).await.expect("store");
+    let key = tanba_api::keys::load_or_generate(&settings.emission_key_file, false).expect("key");
+    let owner = ParticipantId::new();
+    let order = OrderId::new();
+    let product = hostile_product();
+    let plans: Vec<(&'static str, Vec<Op>)> = vec![
+        ("genuine", vec![Op::Apply, Op::Introduce]),
+        (
+            "sold",
+            vec![
+                Op::Apply,
+                Op::Introduce,
+                Op::Withdraw(WithdrawalReason::Retail),
+            ],
+        ),
+        (
+            "sold",
+            vec![
+                Op::Apply,
+                Op::Introduce,
+                Op::Withdraw(WithdrawalReason::Distance),
+            ],
+        ),
+        ("blocked", vec![Op::Apply, Op::Introduce, Op::Block]),
+        ("not_in_circulation", vec![]),
+        ("not_in_circulation", vec![Op::Apply]),
+        (
+            "not_in_circulation",
+            vec![
+                Op::Apply,
+                Op::Introduce,
+                Op::Withdraw(WithdrawalReason::EecExport),
+            ],
+        ),
+        (
+            "written_off",
+            vec![Op::Apply, Op::WriteOff(WriteOffReason::KmSpoiled)],
+        ),
+        ("written_off", vec![Op::WriteOff(WriteOffReason::KmLost)]),
+        // Blocked wins over the status, even a sold one (confiscation is
+        // the one withdrawal a blocked code allows).
+        (
+            "blocked",
+            vec![
+                Op::Apply,
+                Op::Introduce,
+                Op::Block,
+                Op::Withdraw(WithdrawalReason::Confiscation),
+            ],
+        ),
+    ];
+    let codes = tanba_api::emission::sign_new(&key, &product.gtin, plans.len());
+    let mut tx = store.begin().await.expect("tx");
+    tx.create_product(owner, &product)
+        .await
+        .expect("product")
+        .expect("new product");
+    tx.insert_emitted(&codes, owner, order, 1_764_000_000)
+        .await
+        .expect("codes");
+    let mut stored = Vec::new();
+    for (code, (label, ops)) in codes.into_iter().zip(plans) {
+        tx.apply_operations(code.gtin(), code.serial(), &ops)
+            .await
+            .expect("stored")
+            .expect("allowed by the lifecycle");
+        stored.push((label, code));
+    }
+    tx.commit().await.expect("commit");
+    store.close().await;
+    (key, owner, order, stored)
+}
+
+fn encoded(input: &str) -> String {
+    utf8_percent_encode(input, NON_ALPHANUMERIC).to_string()
+}
+
+async fn scan(app: &TestApp, input: &str, lang: &str) -> (u16, Value) {
+    app.get_json(&format!("/v1/codes/{}?lang={lang}", encoded(input)))
+        .await
+}
+
+/// Scans every seeded code (and a forged and an unknown one) in both
+/// languages and checks verdict, texts and privacy.
+async fn every_verdict_is_right(s: &Seeded) {
+    let mut cases: Vec<(&str, MarkingCode)> = s.stored.clone();
+    cases.push(("invalid_signature", s.forged()));
+    cases.push(("not_found", s.unknown("04652352262009")));
+    // A GTIN no one registered: signed by the operator yet not stored.
+    cases.push(("not_found", s.unknown("04600000000008")));
+    let mut texts: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    for (expected, code) in &cases {
+        let input = code.element_string();
+        let (status_kk, kk) = scan(&s.app, &input, "kk").await;
+        let (status_ru, ru) = scan(&s.app, &input, "ru").await;
+        assert_eq!((status_kk, status_ru), (200, 200), "{kk} {ru}");
+        assert_eq!(kk["verdict"], *expected, "{code:?}: {kk}");
+        assert_eq!(ru["verdict"], *expected, "{code:?}: {ru}");
+        let (tk, tr) = (
+            kk["verdict_text"].as_str().expect("text").to_owned(),
+            ru["verdict_text"].as_str().expect("text").to_owned(),
+        );
+        assert!(!tk.is_empty() && tk != tr, "{expected}: {tk} / {tr}");
+        let key = format!("scan-verdict-{}", expected.replace('_', "-"));
+        assert_eq!(tk, tanba_locales::text(tanba_locales::Lang::Kk, &key));
+        assert_eq!(tr, tanba_locales::text(tanba_locales::Lang::Ru, &key));
+        texts.insert(expected, (tk, tr));
+
+        // No participant's private data, whatever the verdict.
+        let body = format!("{kk}{ru}");
+        for private in [s.owner.to_string(), s.order.to_string()] {
+            assert!(!body.contains(&private), "{body}");
+        }
+        assert!(
+            !body.contains("owner") && !body.contains("order_id"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        texts.len(),
+        7,
+        "every verdict but suspected_clone: {texts:?}"
+    );
+}
+
+on_every_database!(
+    every_verdict_has_its_own_text_in_kazakh_and_in_russian,
+    |db: Db| async move {
+        let s = seeded(db.settings()).await;
+        every_verdict_is_right(&s).await;
+        // A second round is served from the cache and says the same.
+        every_verdict_is_right(&s).await;
+
+        let (_, genuine) = scan(&s.app, &s.code("genuine").element_string(), "ru").await;
+        assert_eq!(genuine["status"], "INTRODUCED");
+        assert_eq!(genuine["signature"], "valid");
+        assert_eq!(
+            genuine["product"]["product_group"]["name"],
+            "Молочная продукция"
+        );
+        assert_eq!(genuine["product"]["country"]["name"], "Казахстан");
+        assert_eq!(genuine["product"]["recommended_price"]["tiyn"], 65_050);
+        assert_eq!(genuine["product"]["customs_declaration"], Value::Null);
+        assert_eq!(genuine["life"]["emitted"], "2025-11-24");
+        let (_, forged) = scan(&s.app, &s.forged().element_string(), "ru").await;
+        assert_eq!(
+            forged["product"],
+            Value::Null,
+            "a forged label shows no card"
+        );
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    a_code_in_any_form_gets_the_same_answer,
+    |db: Db| async move {
+        let s = seeded(db.settings()).await;
+        let code = s.code("sold");
+        let raw = code.element_string();
+        let forms = [
+            raw.clone(),
+            format!("]d2{raw}"),
+            format!("\u{1d}{raw}\n"),
+            code.human_readable(),
+            code.digital_link("https://id.tanba.kz"),
+            code.digital_link("http://example.com/some/prefix"),
+        ];
+        let mut answers = Vec::new();
+        for form in &forms {
+            let (status, body) = scan(&s.app, form, "kk").await;
+            assert_eq!(status, 200, "{form:?}: {body}");
+            answers.push(body);
+        }
+        // Already percent-encoded once more by a careless client: the
+        // Digital Link's own escapes survive.
+        let (status, body) = s
+            .app
+            .get_json(&format!(
+                "/v1/codes/{}",
+                encoded(&code.digital_link("https://id.tanba.kz"))
+            ))
+            .await;
+        assert_eq!(status, 200);
+        answers.push(body);
+        for a in &answers {
+            assert_eq!(a, &answers[0]);
+        }
+        assert_eq!(answers[0]["verdict"], "sold");
+        assert_eq!(answers[0]["code"]["canonical"], raw);
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    bad_input_gets_a_localized_reason_never_a_server_error,
+    |db: Db| async move {
+        let s = seeded(db.settings()).await;
+        let too_long = "0".repeat(3117);
+        for (input, parse_code) in [
+            ("hello", "expected_ai"),
+            ("(01)04652352262008(21)abcdefghijklm", "bad_check_digit"),
+            ("(01)04652352262009(21)short", "bad_serial_length"),
+            (too_long.as_str(), "too_long"),
+            ("", "empty"),
+        ] {
+            let path = format!("/v1/codes/{}", encoded(input));
+            let (kk_status, kk) = s.app.get_json(&format!("{path}?lang=kk")).await;
+            let (ru_status, ru) = s.app.get_json(&format!("{path}?lang=ru")).await;
+            assert_eq!((kk_status, ru_status), (400, 400), "{input:.40}: {kk}");
+            assert_eq!(kk["error"]["code"], "code_malformed");
+            assert_eq!(kk["error"]["parse_error"]["code"], parse_code, "{kk}");
+            assert_ne!(kk["error"]["message"], ru["error"]["message"]);
+            assert!(!kk["error"]["message"].as_str().expect("message").is_empty());
+        }
+        let (status, sscc) = scan(&s.app, "(00)046523520000000014", "ru").await;
+        assert_eq!(status, 400, "{sscc}");
+        assert_eq!(sscc["error"]["code"], "code_not_a_unit");
+        assert!(
+            sscc["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains("SSCC")
+        );
+
+        // A made-up tail, an unknown key id, no tail at all: verdicts.
+        let genuine = s.code("genuine");
+        let stranger = s.unknown("04600000000008");
+        let cases = [
+            (
+                format!("(01)04600000000008(21){}", stranger.serial()),
+                "invalid_signature",
+            ),
+            (
+                format!(
+                    "(01)04600000000008(21){}(91)ZZ99(92){}",
+                    stranger.serial(),
+                    stranger.crypto_tail().expect("tail")
+                ),
+                "invalid_signature",
+            ),
+            (s.forged().human_readable(), "invalid_signature"),
+            // A stored code scanned without its tail is judged by its status.
+            (
+                format!("(01){}(21){}", genuine.gtin(), genuine.serial()),
+                "genuine",
+            ),
+        ];
+        for (input, verdict) in cases {
+            let (status, body) = scan(&s.app, &input, "kk").await;
+            assert_eq!(status, 200, "{input}: {body}");
+            assert_eq!(body["verdict"], verdict, "{input}: {body}");
+        }
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    the_digital_link_page_shows_the_card_in_both_languages_and_escapes_hostile_text,
+    |db: Db| async move {
+        let s = seeded(db.settings()).await;
+        let link = s.code("genuine").digital_link(&s.app.base);
+        let page = |lang: &'static str| {
+            let client = s.app.client.clone();
+            let link = link.clone();
+            async move {
+                let resp = client
+                    .get(format!("{link}&lang={lang}"))
+                    .header("Accept", "text/html")
+                    .send()
+                    .await
+                    .expect("page");
+                assert_eq!(resp.status().as_u16(), 200);
+                assert!(
+                    resp.headers()["content-type"]
+                        .to_str()
+                        .expect("type")
+                        .starts_with("text/html")
+                );
+                resp.text().await.expect("html")
+            }
+        };
+        let kk = page("kk").await;
+        let ru = page("ru").await;
+        use tanba_locales::{Lang, text};
+        assert!(kk.contains(&text(Lang::Kk, "scan-verdict-genuine")));
+        assert!(ru.contains(&text(Lang::Ru, "scan-verdict-genuine")));
+        assert!(kk.contains("<html lang=\"kk\">") && ru.contains("<html lang=\"ru\">"));
+        assert!(kk.contains("class=\"verdict ok\""));
+        // The switch leads to the same code in the other language.
+        assert!(kk.contains("lang=ru\" hreflang=\"ru\""), "{kk}");
+        assert!(ru.contains("lang=kk\" hreflang=\"kk\""), "{ru}");
+        assert!(ru.contains(&text(Lang::Ru, "scan-label-manufacturer")));
+        // Hostile names are shown as text, never as markup.
+        assert!(kk.contains("&lt;script&gt;alert(&#39;kk&#39;)&lt;/script&gt; Сүт &amp; «Дала»"));
+        assert!(ru.contains("&lt;img src=x onerror=alert(1)&gt; Молоко &quot;Дала&quot;"));
+        assert!(kk.contains("ТОО &lt;b&gt;Сүт&lt;/b&gt;"));
+        for html in [&kk, &ru] {
+            assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<b>"));
+        }
+
+        // A sold code: a red banner.
+        let sold = s
+            .app
+            .client
+            .get(s.code("sold").digital_link(&s.app.base))
+            .send()
+            .await
+            .expect("page");
+        let sold = sold.text().await.expect("html");
+        assert!(sold.contains("class=\"verdict bad\"") && sold.contains("data-verdict=\"sold\""));
+
+        // JSON when asked for, the same answer as /v1/codes.
+        let json: Value = s
+            .app
+            .client
+            .get(format!("{link}&lang=ru"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .expect("json")
+            .json()
+            .await
+            .expect("a JSON body");
+        let (_, direct) = scan(&s.app, &s.code("genuine").element_string(), "ru").await;
+        assert_eq!(json, direct);
+
+        // A malformed link: a localized page, not a crash.
+        let bad = s
+            .app
+            .client
+            .get(format!(
+                "{}/01/04652352262008/21/abcdefghijklm?lang=ru",
+                s.app.base
+            ))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(bad.status().as_u16(), 400);
+        assert!(
+            bad.text()
+                .await
+                .expect("html")
+                .contains("class=\"verdict bad\"")
+        );
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    with_redis_unreachable_a_scan_still_answers_from_the_database,
+    |db: Db| async move {
+        let mut settings = db.settings();
+        // Nothing listens on port 1.
+        settings.redis_url = Some("redis://127.0.0.1:1".to_owned());
+        let s = seeded(settings).await;
+        every_verdict_is_right(&s).await;
+        every_verdict_is_right(&s).await;
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(with_redis_the_answers_are_the_same, |db: Db| async move {
+    let Ok(url) = std::env::var("TANBA_TEST_REDIS_URL") else {
+        eprintln!("skipped: TANBA_TEST_REDIS_URL is not set");
+        return;
+    };
+    let mut settings = db.settings();
+    settings.redis_url = Some(url);
+    settings.redis_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let s = seeded(settings).await;
+    every_verdict_is_right(&s).await;
+    every_verdict_is_right(&s).await;
+    s.app.stop().await;
+});
+
+on_every_database!(
+    a_second_scan_is_a_cache_hit_and_a_status_change_shows_after_invalidate,
+    |db: Db| async move {
+        let settings = db.settings();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        let app = tanba_api::startup::Application::build_on(settings.clone(), listener)
+            .await
+            .expect("app");
+        let base = format!("http://{}", app.addr());
+        let cards = app.cards();
+        let server = app.handle();
+        let running = tokio::spawn(app.run_until_stopped());
+        let (_key, _owner, _order, stored) = seed_store(&settings).await;
+        let code = &stored[0].1;
+        let url = format!("{base}/v1/codes/{}", encoded(&code.element_string()));
+        let get = || async {
+            reqwest::get(&url)
+                .await
+                .expect("scan")
+                .json::<Value>()
+                .await
+                .expect("json")
+        };
+        assert_eq!(get().await["verdict"], "genuine");
+        let before = cards.stats();
+        assert_eq!(get().await["verdict"], "genuine");
+        let after = cards.stats();
+        assert_eq!(after.loads, before.loads, "served from the cache");
+        assert_eq!(after.hits, before.hits + 1);
+
+        // A sale, committed, then the card invalidated: the next scan sees it.
+        let store = Store::connect(&settings).await.expect("store");
+        let mut tx = store.begin().await.expect("tx");
+        tx.apply_operations(
+            code.gtin(),
+            code.serial(),
+            &[Op::Withdraw(WithdrawalReason::Retail)],
+        )
+        .await
+        .expect("stored")
+        .expect("allowed");
+        tx.commit().await.expect("commit");
+        assert_eq!(get().await["verdict"], "genuine", "still cached");
+        cards.invalidate(&code.identity()).await;
+        assert_eq!(get().await["verdict"], "sold");
+        assert_eq!(cards.stats().loads, after.loads + 1);
+
+        // A refused transition writes nothing.
+        let mut tx = store.begin().await.expect("tx");
+        let refused = tx
+            .apply_operations(code.gtin(), code.serial(), &[Op::Apply])
+            .await
+            .expect("stored");
+        assert!(refused.is_err(), "{refused:?}");
+        drop(tx);
+        store.close().await;
+        server.stop(true).await;
+        running.await.expect("task").expect("stopped");
+    }
+);
+
+on_every_database!(
+    accept_language_chooses_the_language_and_kazakh_is_the_default,
+    |db: Db| async move {
+        let s = seeded(db.settings()).await;
+        let url = s.app.url(&format!(
+            "/v1/codes/{}",
+            encoded(&s.code("genuine").element_string())
+        ));
+        let answer = |accept: Option<&'static str>| {
+            let mut request = s.app.client.get(&url);
+            if let Some(accept) = accept {
+                request = request.header("Accept-Language", accept);
+            }
+            async move {
+                let resp = request.send().await.expect("scan");
+                let language = resp.headers()["content-language"]
+                    .to_str()
+                    .expect("header")
+                    .to_owned();
+                let body: Value = resp.json().await.expect("json");
+                (language, body["lang"].clone())
+            }
+        };
+        assert_eq!(answer(None).await, ("kk".to_owned(), Value::from("kk")));
+        assert_eq!(
+            answer(Some("ru-RU,ru;q=0.9,en;q=0.8")).await,
+            ("ru".to_owned(), Value::from("ru"))
+        );
+        assert_eq!(
+            answer(Some("en-US")).await,
+            ("kk".to_owned(), Value::from("kk"))
+        );
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    a_code_signed_by_a_key_rotated_in_after_start_is_checked,
+    |db: Db| async move {
+        let settings = db.settings();
+        let s = seeded(settings.clone()).await;
+        // Another instance registers a new key after this one started.
+        let new_key = tanba_api::keys::generate(tanba_core::KeyId::parse("RT02").expect("id"));
+        let store = Store::connect(&settings).await.expect("store");
+        store
+            .register_emission_key(&new_key.public().entry())
+            .await
+            .expect("registered");
+        store.close().await;
+        use rand::SeedableRng as _;
+        let mut rng = rand::rngs::StdRng::from_entropy();
+        let code = new_key.sign(MarkingCode::new(
+            Gtin::parse("04652352262009").expect("gtin"),
+            Serial::generate(&mut rng),
+        ));
+        // Keys are reloaded at most once a second.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let (_, body) = scan(&s.app, &code.element_string(), "kk").await;
+        assert_eq!(body["verdict"], "not_found", "{body}");
+        assert_eq!(body["signature"], "valid");
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(the_answer_keeps_its_wire_format, |db: Db| async move {
+    let s = seeded(db.settings()).await;
+    let (_, mut answer) = scan(&s.app, &s.code("genuine").element_string(), "ru").await;
+    for field in ["serial", "canonical", "human_readable"] {
+        answer["code"][field] = Value::from("…");
+    }
+    let expected = serde_json::json!({
+        "verdict": "genuine",
+        "verdict_text": "Подлинный: код зарегистрирован в системе Таңба, товар в законном обороте.",
+        "signature": "valid",
+        "status": "INTRODUCED",
+        "status_text": "В обороте",
+        "blocked": false,
+        "code": {
+            "gtin": "04652352262009",
+            "serial": "…",
+            "canonical": "…",
+            "human_readable": "…"
+        },
+        "product": {
+            "name": "<img src=x onerror=alert(1)> Молоко \"Дала\"",
+            "product_group": {"code": "dairy", "name": "Молочная продукция"},
+            "tnved": "0401201100",
+            "manufacturer": "ТОО <b>Сүт</b>",
+            "country": {"code": "KZ", "name": "Казахстан"},
+            "importer": null,
+            "customs_declaration": null,
+            "production_place": null,
+            "production_date": null,
+            "conformity": {
+                "kind": "declaration",
+                "kind_text": "Декларация о соответствии",
+                "number": "ЕАЭС N KZ Д-TEST.00001",
+                "date": "2025-03-01"
+            },
+            "test_certificate": null,
+            "recommended_price": {"tiyn": 65050, "text": "650.50 тенге"},
+            "photo_url": null
+        },
+        "life": {"emitted": "2025-11-24", "introduced": null, "sold": null},
+        "lang": "ru"
+    });
+    assert_eq!(answer, expected, "{answer:#}");
+    s.app.stop().await;
+});
