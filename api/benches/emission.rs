@@ -22,7 +22,6 @@ use std::time::Instant;
 // The tests' harness: fresh databases, the service on a random port, a test
 // CA and EDS sign-in.
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use base64::Engine as _;
