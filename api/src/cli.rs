@@ -362,16 +362,6 @@ pub fn report(
     })
 }
 
-/// The localized message of a parse error.
-pub fn parse_error_message(err: &tanba_core::ParseError, lang: Lang) -> String {
-    let args = err.args();
-    tanba_locales::text_with(
-        lang,
-        &err.kind.message_key(),
-        args.iter().map(|(k, v)| (*k, v.as_str())),
-    )
-}
-
 fn line(input: &str, keyring: Option<&Keyring>, lang: Lang) -> (String, bool) {
     match report(input, keyring) {
         Ok(r) => (serde_json::to_string(&r).unwrap_or_default(), true),
@@ -379,7 +369,7 @@ fn line(input: &str, keyring: Option<&Keyring>, lang: Lang) -> (String, bool) {
             let body = ErrorReport {
                 error: ErrorBody {
                     code: e.kind.code(),
-                    message: parse_error_message(&e, lang),
+                    message: crate::error::parse_error_message(&e, lang),
                 },
             };
             (serde_json::to_string(&body).unwrap_or_default(), false)

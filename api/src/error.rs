@@ -238,6 +238,18 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// The localized message of a code the parser refused: its key is the parse
+/// error's own (`code-error-…`), with the AI, position and detail it names.
+/// Shared by the scan and the `tanba code` command.
+pub fn parse_error_message(err: &tanba_core::ParseError, lang: Lang) -> String {
+    let args = err.args();
+    tanba_locales::text_with(
+        lang,
+        &err.kind.message_key(),
+        args.iter().map(|(k, v)| (*k, v.as_str())),
+    )
+}
+
 /// Machine codes of errors made by actix rather than by our handlers.
 pub const FOREIGN_CODES: [&str; 4] = [
     "body_too_large",

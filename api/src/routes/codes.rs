@@ -384,7 +384,7 @@ fn malformed(err: &ParseError, lang: Lang) -> HttpResponse {
     let body = json!({
         "error": {
             "code": "code_malformed",
-            "message": crate::cli::parse_error_message(err, lang),
+            "message": crate::error::parse_error_message(err, lang),
             "reference": null,
             "parse_error": {
                 "code": err.kind.code(),
@@ -476,7 +476,7 @@ async fn digital_link(
             StatusCode::BAD_REQUEST,
             lang,
             &req,
-            &error_html(&crate::cli::parse_error_message(&e, lang)),
+            &error_html(&crate::error::parse_error_message(&e, lang)),
         ),
         (Err(Refusal::Api(e)), false) => html(
             actix_web::ResponseError::status_code(&e),
