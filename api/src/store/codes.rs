@@ -171,7 +171,7 @@ impl Store {
     }
 
     /// An order's codes in serial order, `limit` from `offset`.
-    pub(super) async fn codes_of_order(
+    pub async fn order_codes(
         &self,
         order_id: OrderId,
         offset: i64,

@@ -227,14 +227,4 @@ impl Store {
             ready,
         })
     }
-
-    /// The order's codes in serial order, `limit` from `offset`.
-    pub async fn order_codes(
-        &self,
-        order_id: OrderId,
-        offset: i64,
-        limit: i64,
-    ) -> anyhow::Result<Vec<MarkingCode>> {
-        self.codes_of_order(order_id, offset, limit).await
-    }
 }

@@ -146,7 +146,8 @@ impl Tx {
                         .map(|_| ())?
                 });
                 for e in &file.entries {
-                    self.insert_entry(&file.name, e, file.version).await?;
+                    self.write_entry(INSERT_ENTRY, &file.name, e, file.version)
+                        .await?;
                 }
                 SyncOutcome::Created {
                     version: file.version,
@@ -180,7 +181,8 @@ impl Tx {
                 for e in &file.entries {
                     match existing.get(&e.code) {
                         None => {
-                            self.insert_entry(&file.name, e, file.version).await?;
+                            self.write_entry(INSERT_ENTRY, &file.name, e, file.version)
+                                .await?;
                             added += 1;
                         }
                         Some(old) => {
@@ -195,7 +197,8 @@ impl Tx {
                                 } else {
                                     file.version
                                 };
-                                self.update_entry(&file.name, e, valid_from).await?;
+                                self.write_entry(UPDATE_ENTRY, &file.name, e, valid_from)
+                                    .await?;
                                 changed += 1;
                             }
                         }
@@ -259,43 +262,24 @@ impl Tx {
         Ok(outcome)
     }
 
-    async fn insert_entry(
+    /// Writes one entry with `sql` (`INSERT_ENTRY` or `UPDATE_ENTRY`: both
+    /// take the dictionary, code, names, attributes and a version, in that order).
+    async fn write_entry(
         &mut self,
+        sql: &'static str,
         dictionary: &str,
         e: &crate::reference::EntryFile,
         version: i64,
     ) -> anyhow::Result<()> {
         let attributes = serde_json::Value::Object(e.attributes.clone()).to_string();
         with_tx!(self, c => {
-            sqlx::query(INSERT_ENTRY)
+            sqlx::query(sql)
                 .bind(dictionary)
                 .bind(&e.code)
                 .bind(&e.name_kk)
                 .bind(&e.name_ru)
                 .bind(&attributes)
                 .bind(version)
-                .execute(&mut *c)
-                .await
-                .map(|_| ())?
-        });
-        Ok(())
-    }
-
-    async fn update_entry(
-        &mut self,
-        dictionary: &str,
-        e: &crate::reference::EntryFile,
-        valid_from: i64,
-    ) -> anyhow::Result<()> {
-        let attributes = serde_json::Value::Object(e.attributes.clone()).to_string();
-        with_tx!(self, c => {
-            sqlx::query(UPDATE_ENTRY)
-                .bind(dictionary)
-                .bind(&e.code)
-                .bind(&e.name_kk)
-                .bind(&e.name_ru)
-                .bind(&attributes)
-                .bind(valid_from)
                 .execute(&mut *c)
                 .await
                 .map(|_| ())?
