@@ -65,3 +65,88 @@ fn every_api_error_code_has_a_message_in_kazakh_and_russian() {
         .collect();
     assert!(missing.is_empty(), "messages missing: {missing:?}");
 }
+
+/// The first segment of every message id in `locales/kk` (`scan`, `error`,
+/// `field`, …): a string literal in the source that starts with one of them
+/// and a dash is a message key.
+fn message_prefixes() -> std::collections::BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../locales/kk");
+    let mut prefixes = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).expect("locales/kk") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("ftl");
+        for line in text.lines() {
+            let Some((id, _)) = line.split_once('=') else {
+                continue;
+            };
+            let id = id.trim();
+            if !id.is_empty()
+                && !line.starts_with([' ', '#', '-', '.', '*', '['])
+                && let Some((first, _)) = id.split_once('-')
+            {
+                prefixes.insert(first.to_owned());
+            }
+        }
+    }
+    prefixes
+}
+
+/// Every `"…"` in `text` whose inside could be a message id (lowercase
+/// ASCII, digits and dashes). Looking at each pair of neighbouring quotes,
+/// rather than pairing them up, keeps a `'"'` char literal from shifting
+/// every later string.
+fn string_literals(text: &str) -> Vec<&str> {
+    let pieces: Vec<&str> = text.split('"').collect();
+    let inner = if pieces.len() > 2 {
+        &pieces[1..pieces.len() - 1]
+    } else {
+        &[][..]
+    };
+    inner
+        .iter()
+        .copied()
+        .filter(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+        .collect()
+}
+
+#[test]
+fn every_message_key_written_in_the_code_exists_in_kazakh_and_russian() {
+    let prefixes = message_prefixes();
+    assert!(prefixes.contains("scan"), "prefixes: {prefixes:?}");
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for (path, text) in &files {
+        for literal in string_literals(text) {
+            let looks_like_key = literal.split_once('-').is_some_and(|(first, rest)| {
+                prefixes.contains(first)
+                    && !rest.is_empty()
+                    && !rest.ends_with('-')
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            });
+            if !looks_like_key {
+                continue;
+            }
+            checked += 1;
+            for lang in Lang::ALL {
+                if !has(lang, literal) {
+                    missing.push(format!("{literal} ({lang}) in {path}"));
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} keys found in the source");
+    assert!(
+        missing.is_empty(),
+        "keys used in code but missing: {missing:?}"
+    );
+}
