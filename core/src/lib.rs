@@ -14,6 +14,7 @@
 
 pub mod code;
 pub mod crypto;
+pub mod document;
 pub mod gs1;
 pub mod lifecycle;
 pub mod participant;
