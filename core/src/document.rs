@@ -297,15 +297,15 @@ where
             }
             continue;
         }
-        if let Some(old) = existing.get(member) {
-            if old != package {
-                errors.push(AggregationError::InTwoPackages {
-                    member: member.clone(),
-                    package: old.clone(),
-                    other: package.clone(),
-                });
-                continue;
-            }
+        if let Some(old) = existing.get(member)
+            && old != package
+        {
+            errors.push(AggregationError::InTwoPackages {
+                member: member.clone(),
+                package: old.clone(),
+                other: package.clone(),
+            });
+            continue;
         }
         placed_here.insert(member.clone(), package.clone());
         parent.insert(member.clone(), package.clone());

@@ -15,6 +15,7 @@
 pub mod code;
 pub mod crypto;
 pub mod document;
+pub mod epcis;
 pub mod gs1;
 pub mod lifecycle;
 pub mod participant;
