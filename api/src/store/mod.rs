@@ -94,7 +94,7 @@ pub use products::{
     Conformity, ConformityKind, CreateRefused, NumberedDocument, Product, ProductCard,
 };
 pub use reference::{DictionaryVersion, SyncOutcome, VersionNotRaised};
-pub use scan::{CodeNotFound, StoredCode};
+pub use scan::{CodeEvent, CodeNotFound, EventSource, SourceKind, StoredCode, operation_name};
 pub use sessions::Session;
 
 impl Tx {
