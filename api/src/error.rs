@@ -32,7 +32,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use tanba_locales::Lang;
+use tanba_locales::{FluentValue, Lang};
 
 use crate::lang::RequestLang;
 
@@ -42,9 +42,29 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message_key: String,
-    args: Vec<(&'static str, String)>,
+    args: Vec<(&'static str, Arg)>,
     reference: Option<String>,
     details: Vec<FieldError>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+/// The value of a message argument. Numbers go to Fluent as numbers, so a
+/// message can choose its plural form by them (`{ $count -> [one] … }`);
+/// everything else is text (a GTIN such as `04652352262009` must keep its
+/// leading zero, which a number would not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Text(String),
+    Number(i64),
+}
+
+impl Arg {
+    fn fluent(&self) -> FluentValue<'_> {
+        match self {
+            Arg::Text(s) => FluentValue::from(s.as_str()),
+            Arg::Number(n) => FluentValue::from(*n),
+        }
+    }
 }
 
 /// One problem with one field of a request, for `validation_failed`.
@@ -54,7 +74,7 @@ pub struct FieldError {
     pub field: String,
     /// Stable machine code; the message key is `field-<code with dashes>`.
     pub code: &'static str,
-    pub args: Vec<(&'static str, String)>,
+    pub args: Vec<(&'static str, Arg)>,
 }
 
 impl FieldError {
@@ -68,7 +88,7 @@ impl FieldError {
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
-        self.args.push((name, value.to_string()));
+        self.args.push((name, Arg::Text(value.to_string())));
         self
     }
 
@@ -87,9 +107,10 @@ impl FieldError {
 struct Localizable {
     code: &'static str,
     message_key: String,
-    args: Vec<(&'static str, String)>,
+    args: Vec<(&'static str, Arg)>,
     reference: Option<String>,
     details: Vec<FieldError>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 #[derive(Serialize)]
@@ -123,6 +144,7 @@ impl ApiError {
             args: Vec::new(),
             reference: None,
             details: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -150,7 +172,19 @@ impl ApiError {
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
-        self.args.push((name, value.to_string()));
+        self.args.push((name, Arg::Text(value.to_string())));
+        self
+    }
+
+    /// A header the error response carries, e.g. `Retry-After`.
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A number the message may choose a plural form by.
+    pub fn number(mut self, name: &'static str, value: i64) -> Self {
+        self.args.push((name, Arg::Number(value)));
         self
     }
 
@@ -164,7 +198,7 @@ impl ApiError {
         let reference = uuid::Uuid::new_v4().simple().to_string();
         tracing::error!(reference = %reference, error = ?err, "internal error");
         let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal");
-        e.args.push(("reference", reference.clone()));
+        e.args.push(("reference", Arg::Text(reference.clone())));
         e.reference = Some(reference);
         e
     }
@@ -179,8 +213,8 @@ impl ApiError {
     }
 }
 
-fn localized(lang: Lang, key: &str, args: &[(&'static str, String)]) -> String {
-    tanba_locales::text_with(lang, key, args.iter().map(|(k, v)| (*k, v.as_str())))
+fn localized(lang: Lang, key: &str, args: &[(&'static str, Arg)]) -> String {
+    tanba_locales::text_with(lang, key, args.iter().map(|(k, v)| (*k, v.fluent())))
 }
 
 fn render(status: StatusCode, lang: Lang, l: &Localizable) -> HttpResponse {
@@ -200,9 +234,12 @@ fn render(status: StatusCode, lang: Lang, l: &Localizable) -> HttpResponse {
                 .collect(),
         },
     };
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
-        .json(body)
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header((header::CONTENT_LANGUAGE, lang.as_str()));
+    for h in &l.headers {
+        resp.insert_header(h.clone());
+    }
+    resp.json(body)
 }
 
 impl std::fmt::Display for ApiError {
@@ -223,6 +260,7 @@ impl ResponseError for ApiError {
             args: self.args.clone(),
             reference: self.reference.clone(),
             details: self.details.clone(),
+            headers: self.headers.clone(),
         };
         // Rendered in Kazakh here; `localize` re-renders it in the request's
         // language, which only it knows.
@@ -277,6 +315,7 @@ fn foreign(status: StatusCode, err: &actix_web::Error) -> Localizable {
         args: Vec::new(),
         reference: None,
         details: Vec::new(),
+        headers: Vec::new(),
     }
 }
 
