@@ -45,7 +45,6 @@ pub struct ApiError {
     args: Vec<(&'static str, Arg)>,
     reference: Option<String>,
     details: Vec<FieldError>,
-    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 /// The value of a message argument. Numbers go to Fluent as numbers, so a
@@ -110,7 +109,6 @@ struct Localizable {
     args: Vec<(&'static str, Arg)>,
     reference: Option<String>,
     details: Vec<FieldError>,
-    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 #[derive(Serialize)]
@@ -144,7 +142,6 @@ impl ApiError {
             args: Vec::new(),
             reference: None,
             details: Vec::new(),
-            headers: Vec::new(),
         }
     }
 
@@ -173,12 +170,6 @@ impl ApiError {
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
         self.args.push((name, Arg::Text(value.to_string())));
-        self
-    }
-
-    /// A header the error response carries, e.g. `Retry-After`.
-    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
         self
     }
 
@@ -234,12 +225,9 @@ fn render(status: StatusCode, lang: Lang, l: &Localizable) -> HttpResponse {
                 .collect(),
         },
     };
-    let mut resp = HttpResponse::build(status);
-    resp.insert_header((header::CONTENT_LANGUAGE, lang.as_str()));
-    for h in &l.headers {
-        resp.insert_header(h.clone());
-    }
-    resp.json(body)
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+        .json(body)
 }
 
 impl std::fmt::Display for ApiError {
@@ -260,7 +248,6 @@ impl ResponseError for ApiError {
             args: self.args.clone(),
             reference: self.reference.clone(),
             details: self.details.clone(),
-            headers: self.headers.clone(),
         };
         // Rendered in Kazakh here; `localize` re-renders it in the request's
         // language, which only it knows.
@@ -315,7 +302,6 @@ fn foreign(status: StatusCode, err: &actix_web::Error) -> Localizable {
         args: Vec::new(),
         reference: None,
         details: Vec::new(),
-        headers: Vec::new(),
     }
 }
 
@@ -340,7 +326,26 @@ pub async fn localize(
                 || res.response().extensions().get::<Localizable>().is_none() =>
         {
             let status = res.status();
-            Ok(res.into_response(render(status, lang, &l)))
+            // Headers the handler put on the error (e.g. `Retry-After`)
+            // stay; only the body and its own headers are made anew.
+            let kept: Vec<_> = res
+                .headers()
+                .iter()
+                .filter(|(name, _)| {
+                    ![
+                        header::CONTENT_TYPE,
+                        header::CONTENT_LENGTH,
+                        header::CONTENT_LANGUAGE,
+                    ]
+                    .contains(name)
+                })
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            let mut res = res.into_response(render(status, lang, &l));
+            for (name, value) in kept {
+                res.headers_mut().append(name, value);
+            }
+            Ok(res)
         }
         _ => {
             let mut res = res.map_into_boxed_body();
