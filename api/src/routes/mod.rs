@@ -9,6 +9,7 @@ pub mod orders;
 pub mod participants;
 pub mod products;
 pub mod reference;
+pub mod reports;
 
 use actix_web::{HttpRequest, HttpResponse};
 
