@@ -130,6 +130,7 @@ impl Application {
                 .configure(routes::orders::configure)
                 .configure(routes::codes::configure)
                 .configure(routes::reports::configure)
+                .configure(routes::inspections::configure)
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(shutdown_timeout)

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod codes;
 pub mod health;
+pub mod inspections;
 pub mod keys;
 pub mod orders;
 pub mod participants;
