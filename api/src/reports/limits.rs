@@ -20,6 +20,7 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest as _, Sha256};
 use tanba_core::MarkingCode;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How long the same report from the same reporter counts as a duplicate.
 pub const DUPLICATE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -31,11 +32,19 @@ pub const MAX_DEVICE_ID: usize = 128;
 /// maps do not grow with every address ever seen.
 const CLEAN_EVERY: u64 = 1024;
 
-/// The per-address and per-device limiters.
+/// How many report bodies are read at once. An upload is held in memory (up
+/// to five photos of 10 MB) until it is decoded, and many addresses each
+/// within their own rate limit could otherwise together fill the memory the
+/// scan's caches live in: 16 uploads in flight is at most about 800 MB.
+/// Further reports wait for a slot before their body is read; scans do not.
+pub const UPLOADS_IN_FLIGHT: usize = 16;
+
+/// The per-address and per-device limiters, and the upload slots.
 pub struct ReportLimits {
     per_ip: DefaultKeyedRateLimiter<String>,
     per_device: DefaultKeyedRateLimiter<String>,
     checks: AtomicU64,
+    uploads: Semaphore,
 }
 
 impl std::fmt::Debug for ReportLimits {
@@ -43,6 +52,7 @@ impl std::fmt::Debug for ReportLimits {
         f.debug_struct("ReportLimits")
             .field("addresses", &self.per_ip.len())
             .field("devices", &self.per_device.len())
+            .field("free_upload_slots", &self.uploads.available_permits())
             .finish()
     }
 }
@@ -59,7 +69,14 @@ impl ReportLimits {
             per_ip: RateLimiter::keyed(per_hour(per_ip)),
             per_device: RateLimiter::keyed(per_hour(per_device)),
             checks: AtomicU64::new(0),
+            uploads: Semaphore::new(UPLOADS_IN_FLIGHT),
         }
+    }
+
+    /// Waits for one of the [`UPLOADS_IN_FLIGHT`] slots; hold it while the
+    /// body is read and decoded.
+    pub async fn upload_slot(&self) -> anyhow::Result<SemaphorePermit<'_>> {
+        Ok(self.uploads.acquire().await?)
     }
 
     /// Takes one report from the address's quota and, when the client sent

@@ -22,7 +22,9 @@
 //! 10 MB and no further (413 `report_photo_too_large`), at most five (400
 //! `report_too_many_photos`), and decoded on one blocking thread for the
 //! whole process (`reports::photos`), so a flood of reports cannot take the
-//! cores the scan needs.
+//! cores the scan needs; at most 16 bodies are read at once
+//! (`reports::limits::UPLOADS_IN_FLIGHT`), so it cannot take its memory
+//! either.
 
 use std::time::Duration;
 
@@ -270,6 +272,7 @@ async fn create(
             .insert(header::RETRY_AFTER, HeaderValue::from(wait_secs(wait)));
         return Ok(refused);
     }
+    let _slot = state.report_limits.upload_slot().await?;
 
     let upload = read_upload(&req, payload).await?;
     let json = upload
