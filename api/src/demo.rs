@@ -23,8 +23,8 @@ use crate::auth::Role;
 use crate::ids::{OrderId, ParticipantId};
 use crate::settings::Settings;
 use crate::store::{
-    Conformity, ConformityKind, NewParticipant, NumberedDocument, ParticipantStatus, ProductCard,
-    Store,
+    Conformity, ConformityKind, EventSource, NewParticipant, NumberedDocument, ParticipantStatus,
+    ProductCard, Store,
 };
 
 /// The demo manufacturer's BIN: made up, with a valid control digit (the
@@ -256,9 +256,15 @@ async fn seed(
         tx.insert_emitted(&codes, participant.id, order, emitted_at)
             .await?;
         for (code, (name, operations)) in codes.iter().zip(plans) {
-            tx.apply_operations(code.gtin(), code.serial(), &operations)
-                .await?
-                .map_err(|e| anyhow::anyhow!("demo code {name}: {e}"))?;
+            tx.apply_operations(
+                code.gtin(),
+                code.serial(),
+                &operations,
+                &EventSource::demo(),
+                None,
+            )
+            .await?
+            .map_err(|e| anyhow::anyhow!("demo code {name}: {e}"))?;
         }
     }
     tx.commit().await?;

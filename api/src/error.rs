@@ -32,7 +32,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use tanba_locales::Lang;
+use tanba_locales::{FluentValue, Lang};
 
 use crate::lang::RequestLang;
 
@@ -42,9 +42,28 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message_key: String,
-    args: Vec<(&'static str, String)>,
+    args: Vec<(&'static str, Arg)>,
     reference: Option<String>,
     details: Vec<FieldError>,
+}
+
+/// The value of a message argument. Numbers go to Fluent as numbers, so a
+/// message can choose its plural form by them (`{ $count -> [one] … }`);
+/// everything else is text (a GTIN such as `04652352262009` must keep its
+/// leading zero, which a number would not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Text(String),
+    Number(i64),
+}
+
+impl Arg {
+    fn fluent(&self) -> FluentValue<'_> {
+        match self {
+            Arg::Text(s) => FluentValue::from(s.as_str()),
+            Arg::Number(n) => FluentValue::from(*n),
+        }
+    }
 }
 
 /// One problem with one field of a request, for `validation_failed`.
@@ -54,7 +73,7 @@ pub struct FieldError {
     pub field: String,
     /// Stable machine code; the message key is `field-<code with dashes>`.
     pub code: &'static str,
-    pub args: Vec<(&'static str, String)>,
+    pub args: Vec<(&'static str, Arg)>,
 }
 
 impl FieldError {
@@ -68,7 +87,7 @@ impl FieldError {
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
-        self.args.push((name, value.to_string()));
+        self.args.push((name, Arg::Text(value.to_string())));
         self
     }
 
@@ -87,7 +106,7 @@ impl FieldError {
 struct Localizable {
     code: &'static str,
     message_key: String,
-    args: Vec<(&'static str, String)>,
+    args: Vec<(&'static str, Arg)>,
     reference: Option<String>,
     details: Vec<FieldError>,
 }
@@ -150,7 +169,13 @@ impl ApiError {
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
-        self.args.push((name, value.to_string()));
+        self.args.push((name, Arg::Text(value.to_string())));
+        self
+    }
+
+    /// A number the message may choose a plural form by.
+    pub fn number(mut self, name: &'static str, value: i64) -> Self {
+        self.args.push((name, Arg::Number(value)));
         self
     }
 
@@ -164,7 +189,7 @@ impl ApiError {
         let reference = uuid::Uuid::new_v4().simple().to_string();
         tracing::error!(reference = %reference, error = ?err, "internal error");
         let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal");
-        e.args.push(("reference", reference.clone()));
+        e.args.push(("reference", Arg::Text(reference.clone())));
         e.reference = Some(reference);
         e
     }
@@ -179,8 +204,8 @@ impl ApiError {
     }
 }
 
-fn localized(lang: Lang, key: &str, args: &[(&'static str, String)]) -> String {
-    tanba_locales::text_with(lang, key, args.iter().map(|(k, v)| (*k, v.as_str())))
+fn localized(lang: Lang, key: &str, args: &[(&'static str, Arg)]) -> String {
+    tanba_locales::text_with(lang, key, args.iter().map(|(k, v)| (*k, v.fluent())))
 }
 
 fn render(status: StatusCode, lang: Lang, l: &Localizable) -> HttpResponse {
@@ -301,7 +326,26 @@ pub async fn localize(
                 || res.response().extensions().get::<Localizable>().is_none() =>
         {
             let status = res.status();
-            Ok(res.into_response(render(status, lang, &l)))
+            // Headers the handler put on the error (e.g. `Retry-After`)
+            // stay; only the body and its own headers are made anew.
+            let kept: Vec<_> = res
+                .headers()
+                .iter()
+                .filter(|(name, _)| {
+                    ![
+                        header::CONTENT_TYPE,
+                        header::CONTENT_LENGTH,
+                        header::CONTENT_LANGUAGE,
+                    ]
+                    .contains(name)
+                })
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            let mut res = res.into_response(render(status, lang, &l));
+            for (name, value) in kept {
+                res.headers_mut().append(name, value);
+            }
+            Ok(res)
         }
         _ => {
             let mut res = res.map_into_boxed_body();

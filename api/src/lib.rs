@@ -14,6 +14,8 @@
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 //! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
 //! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.
+//! - [`reports`]: citizens' violation reports: statuses, numbers and secrets,
+//!   control of the input, photos, abuse limits.
 
 pub mod auth;
 pub mod cache;
@@ -26,6 +28,7 @@ pub mod ids;
 pub mod keys;
 pub mod lang;
 pub mod reference;
+pub mod reports;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -79,6 +79,13 @@ pub struct Settings {
     pub cache_not_found_secs: u64,
     /// Most cards held by the in-process cache.
     pub cache_capacity: u64,
+    /// Violation reports (`POST /v1/reports`) one client address may send
+    /// in an hour, as a burst or spread out. Generous enough for a shop's
+    /// or a campus's shared address; the device limit is the tight one.
+    pub report_limit_per_ip_per_hour: u32,
+    /// Violation reports one device (header `X-Device-Id`, sent by the app)
+    /// may send in an hour.
+    pub report_limit_per_device_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -103,6 +110,8 @@ impl Default for Settings {
             cache_ttl_secs: 300,
             cache_not_found_secs: 30,
             cache_capacity: 100_000,
+            report_limit_per_ip_per_hour: 20,
+            report_limit_per_device_per_hour: 5,
         }
     }
 }
@@ -131,6 +140,14 @@ impl fmt::Debug for Settings {
             .field("cache_ttl_secs", &self.cache_ttl_secs)
             .field("cache_not_found_secs", &self.cache_not_found_secs)
             .field("cache_capacity", &self.cache_capacity)
+            .field(
+                "report_limit_per_ip_per_hour",
+                &self.report_limit_per_ip_per_hour,
+            )
+            .field(
+                "report_limit_per_device_per_hour",
+                &self.report_limit_per_device_per_hour,
+            )
             .finish()
     }
 }
@@ -267,6 +284,20 @@ impl Settings {
         if self.cache_capacity == 0 {
             return Err(invalid("cache_capacity", "must be at least 1"));
         }
+        for (key, value) in [
+            (
+                "report_limit_per_ip_per_hour",
+                self.report_limit_per_ip_per_hour,
+            ),
+            (
+                "report_limit_per_device_per_hour",
+                self.report_limit_per_device_per_hour,
+            ),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(invalid(key, "must be between 1 and 100000"));
+            }
+        }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -362,6 +393,14 @@ mod tests {
         assert!(err(&[("TANBA_REDIS_URL", "http://x")]).contains("`redis_url`"));
         assert!(err(&[("TANBA_CACHE_TTL_SECS", "0")]).contains("`cache_ttl_secs`"));
         assert!(err(&[("TANBA_CACHE_NOT_FOUND_SECS", "301")]).contains("cache_not_found_secs"));
+        assert!(
+            err(&[("TANBA_REPORT_LIMIT_PER_IP_PER_HOUR", "0")])
+                .contains("`report_limit_per_ip_per_hour`")
+        );
+        assert!(
+            err(&[("TANBA_REPORT_LIMIT_PER_DEVICE_PER_HOUR", "100001")])
+                .contains("`report_limit_per_device_per_hour`")
+        );
     }
 
     #[test]

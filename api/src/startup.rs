@@ -40,6 +40,10 @@ pub struct AppState {
     pub cards: Arc<crate::cache::CardCache>,
     /// The operator's public keys, for codes the store does not hold.
     pub scan_keys: Arc<crate::cache::ScanKeys>,
+    /// Rate limits on violation reports, per client address and device.
+    pub report_limits: Arc<crate::reports::limits::ReportLimits>,
+    /// Decodes report photos, one at a time for the whole process.
+    pub photos: crate::reports::photos::PhotoWorker,
 }
 
 /// A built application, bound and ready to run.
@@ -88,6 +92,10 @@ impl Application {
                 .await
                 .context("loading emission keys for scans")?,
         );
+        let report_limits = Arc::new(crate::reports::limits::ReportLimits::new(
+            settings.report_limit_per_ip_per_hour,
+            settings.report_limit_per_device_per_hour,
+        ));
         let state = web::Data::new(AppState {
             settings,
             store: store.clone(),
@@ -99,6 +107,8 @@ impl Application {
                 .context("loading reference data")?,
             cards: cards.clone(),
             scan_keys,
+            report_limits,
+            photos: crate::reports::photos::PhotoWorker::default(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -119,6 +129,8 @@ impl Application {
                 .configure(routes::products::configure)
                 .configure(routes::orders::configure)
                 .configure(routes::codes::configure)
+                .configure(routes::reports::configure)
+                .configure(routes::inspections::configure)
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(shutdown_timeout)

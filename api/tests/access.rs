@@ -54,6 +54,49 @@ const ENDPOINTS: &[(&str, &str, &str, Wrong)] = &[
         "the ordering participant",
         Wrong::Admin,
     ),
+    ("GET", "/v1/inspections/reports", "inspector", Wrong::Admin),
+    (
+        "GET",
+        "/v1/inspections/reports",
+        "inspector",
+        Wrong::Manufacturer,
+    ),
+    (
+        "GET",
+        "/v1/inspections/reports/{report}",
+        "inspector",
+        Wrong::Admin,
+    ),
+    (
+        "GET",
+        "/v1/inspections/reports/{report}/photos/1",
+        "inspector",
+        Wrong::Retailer,
+    ),
+    (
+        "GET",
+        "/v1/inspections/reports/{report}/photos/1",
+        "inspector",
+        Wrong::Admin,
+    ),
+    (
+        "POST",
+        "/v1/inspections/reports/{report}/assign",
+        "inspector",
+        Wrong::Admin,
+    ),
+    (
+        "POST",
+        "/v1/inspections/reports/{report}/status",
+        "inspector",
+        Wrong::Manufacturer,
+    ),
+    (
+        "POST",
+        "/v1/inspections/reports/{report}/comments",
+        "inspector",
+        Wrong::Admin,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -97,11 +140,14 @@ on_every_database!(
         let maker = eds::sign_in(&app, &maker_id).await;
         let shop = eds::sign_in(&app, &shop_id).await;
         let order = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f";
+        // Any well-formed report number: the role is checked before the report.
+        let report = "2026-000001";
 
         for (method, template, who, wrong) in ENDPOINTS {
             let path = template
                 .replace("{participant}", &participant)
-                .replace("{order}", order);
+                .replace("{order}", order)
+                .replace("{report}", report);
             let body: Option<Value> = (*method == "POST").then(|| json!({}));
 
             let (status, kk) = eds::call(&app, method, &path, None, body.as_ref()).await;

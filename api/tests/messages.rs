@@ -150,3 +150,47 @@ fn every_message_key_written_in_the_code_exists_in_kazakh_and_russian() {
         "keys used in code but missing: {missing:?}"
     );
 }
+
+/// The rate-limit answer of `POST /v1/reports` names the wait with the noun
+/// in the form each language asks for: Russian has one (1, 21), few (2–4,
+/// 22–24) and many (5–20, …) forms; Kazakh keeps the noun unchanged.
+#[test]
+fn the_rate_limit_message_uses_the_plural_form_the_number_asks_for() {
+    use std::time::Duration;
+    use tanba_api::routes::reports::rate_limited;
+    let message = |lang, secs| rate_limited(Duration::from_secs(secs)).message(lang);
+
+    let minutes: Vec<String> = [1, 2, 5, 21]
+        .into_iter()
+        .map(|n| message(Lang::Ru, n * 60))
+        .collect();
+    for (text, words) in minutes
+        .iter()
+        .zip(["1 минуту.", "2 минуты.", "5 минут.", "21 минуту."])
+    {
+        assert!(text.ends_with(&format!("через {words}")), "{text}");
+    }
+    let nouns: std::collections::BTreeSet<&str> = minutes
+        .iter()
+        .map(|t| t.rsplit(' ').next().expect("last word"))
+        .collect();
+    assert_eq!(nouns.len(), 3, "one, few and many differ: {nouns:?}");
+
+    for (secs, words) in [
+        (1, "1 секунду."),
+        (2, "2 секунды."),
+        (5, "5 секунд."),
+        (21, "21 секунду."),
+    ] {
+        let text = message(Lang::Ru, secs);
+        assert!(text.ends_with(&format!("через {words}")), "{text}");
+    }
+    // Rounded up: 61 seconds is two minutes, not one.
+    assert!(message(Lang::Ru, 61).ends_with("через 2 минуты."));
+
+    for (secs, words) in [(60, "1 минуттан"), (300, "5 минуттан"), (2, "2 секундтан")]
+    {
+        let text = message(Lang::Kk, secs);
+        assert!(text.contains(&format!("{words} кейін")), "{text}");
+    }
+}

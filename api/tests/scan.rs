@@ -15,7 +15,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use tanba_api::ids::{OrderId, ParticipantId};
 use tanba_api::settings::Settings;
-use tanba_api::store::{Conformity, ConformityKind, ProductCard, Store};
+use tanba_api::store::{Conformity, ConformityKind, EventSource, ProductCard, Store};
 use tanba_core::crypto::EmissionKey;
 use tanba_core::lifecycle::{Operation as Op, WithdrawalReason, WriteOffReason};
 use tanba_core::{Gtin, MarkingCode, Serial};
@@ -168,7 +168,7 @@ async fn seed_store(
         .expect("codes");
     let mut stored = Vec::new();
     for (code, (label, ops)) in codes.into_iter().zip(plans) {
-        tx.apply_operations(code.gtin(), code.serial(), &ops)
+        tx.apply_operations(code.gtin(), code.serial(), &ops, &EventSource::demo(), None)
             .await
             .expect("stored")
             .expect("allowed by the lifecycle");
@@ -519,6 +519,8 @@ on_every_database!(
             code.gtin(),
             code.serial(),
             &[Op::Withdraw(WithdrawalReason::Retail)],
+            &EventSource::demo(),
+            None,
         )
         .await
         .expect("stored")
@@ -532,7 +534,13 @@ on_every_database!(
         // A refused transition writes nothing.
         let mut tx = store.begin().await.expect("tx");
         let refused = tx
-            .apply_operations(code.gtin(), code.serial(), &[Op::Apply])
+            .apply_operations(
+                code.gtin(),
+                code.serial(),
+                &[Op::Apply],
+                &EventSource::demo(),
+                None,
+            )
             .await
             .expect("stored");
         assert!(refused.is_err(), "{refused:?}");

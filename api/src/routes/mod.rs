@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod codes;
 pub mod health;
+pub mod inspections;
 pub mod keys;
 pub mod orders;
 pub mod participants;
 pub mod products;
 pub mod reference;
+pub mod reports;
 
 use actix_web::{HttpRequest, HttpResponse};
 

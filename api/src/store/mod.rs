@@ -81,6 +81,7 @@ mod orders;
 mod participants;
 mod products;
 mod reference;
+mod reports;
 mod scan;
 mod sessions;
 
@@ -94,7 +95,11 @@ pub use products::{
     Conformity, ConformityKind, CreateRefused, NumberedDocument, Product, ProductCard,
 };
 pub use reference::{DictionaryVersion, SyncOutcome, VersionNotRaised};
-pub use scan::{CodeNotFound, StoredCode};
+pub use reports::{
+    AssigneeFilter, HistoryEntry, NewReport, PhotoInfo, QueueFilter, Report, ReportAction,
+    ScanRecord,
+};
+pub use scan::{CodeEvent, CodeNotFound, EventSource, SourceKind, StoredCode, operation_name};
 pub use sessions::Session;
 
 impl Tx {

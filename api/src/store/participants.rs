@@ -400,6 +400,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// A staff member by id (an inspector a report is assigned to).
+    #[tracing::instrument(skip(self))]
+    pub async fn staff_by_id(&self, id: StaffId) -> anyhow::Result<Option<Staff>> {
+        const SQL: &str = "SELECT id, iin, name, roles FROM staff WHERE id = $1";
+        let row = with_pool!(self, p => {
+            sqlx::query(SQL)
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await?
+                .map(|r| staff_from_row(&r))
+                .transpose()?
+        });
+        Ok(row)
+    }
+
     #[tracing::instrument(skip(self))]
     pub async fn staff_by_iin(&self, iin: &str) -> anyhow::Result<Option<Staff>> {
         const SQL: &str = "SELECT id, iin, name, roles FROM staff WHERE iin = $1";

@@ -1,6 +1,7 @@
 //! What a scan reads from the codes table, and the one way storage changes a
 //! code's status: [`Tx::apply_operations`], which runs every step through
-//! `tanba_core::lifecycle::transition`.
+//! `tanba_core::lifecycle::transition` and appends each step to the code's
+//! history (`code_events`) in the same transaction, with what caused it.
 //!
 //! The scan reads one row by its primary key (GTIN, serial): on PostgreSQL
 //! that is one partition and one index probe. It reads no owner and no order:
@@ -11,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tanba_core::lifecycle::{CodeState, Operation, TransitionError, transition};
 use tanba_core::{CryptoTail, Gtin, KeyId, MarkingCode, Serial};
+use time::OffsetDateTime;
 
 use super::codes::{gtin_number, status_columns, status_from_columns};
 use super::{Pool, Store, Tx};
@@ -30,6 +32,93 @@ pub struct StoredCode {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("code {0} is not stored")]
 pub struct CodeNotFound(pub String);
+
+/// What kind of thing caused a change of a code's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A participant's document (issue 5).
+    Document,
+    /// An inspector's decision on a citizen's report.
+    Report,
+    /// `tanba serve --demo` seeding (and test fixtures that seed the same way).
+    Demo,
+}
+
+impl SourceKind {
+    /// As stored in `code_events.source_kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Document => "document",
+            SourceKind::Report => "report",
+            SourceKind::Demo => "demo",
+        }
+    }
+}
+
+/// What caused a change: its kind and, where it has one, its id (a document
+/// id, a report number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSource {
+    pub kind: SourceKind,
+    pub id: Option<String>,
+}
+
+impl EventSource {
+    pub fn demo() -> Self {
+        Self {
+            kind: SourceKind::Demo,
+            id: None,
+        }
+    }
+
+    pub fn report(number: impl Into<String>) -> Self {
+        Self {
+            kind: SourceKind::Report,
+            id: Some(number.into()),
+        }
+    }
+
+    pub fn document(id: impl Into<String>) -> Self {
+        Self {
+            kind: SourceKind::Document,
+            id: Some(id.into()),
+        }
+    }
+}
+
+/// One step of a code's history, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeEvent {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// The operation, snake_case (`introduce`, `block`, …).
+    pub operation: String,
+    /// The state after the step.
+    pub state: CodeState,
+    /// A participant or staff id; `None` for the system.
+    pub actor: Option<String>,
+    /// `document`, `report` or `demo`.
+    pub source_kind: String,
+    pub source_id: Option<String>,
+}
+
+/// The operation's name in `code_events.operation`: the same snake_case
+/// word its serde form carries, without the reason (the reason is in the
+/// state after it).
+pub fn operation_name(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Apply => "apply",
+        Operation::Introduce => "introduce",
+        Operation::Ship => "ship",
+        Operation::Accept => "accept",
+        Operation::Aggregate => "aggregate",
+        Operation::Withdraw(_) => "withdraw",
+        Operation::Return => "return",
+        Operation::WriteOff(_) => "write_off",
+        Operation::Block => "block",
+        Operation::Unblock => "unblock",
+    }
+}
 
 type Row = (i64, String, String, Vec<u8>, i16, Option<i16>, bool, i64);
 
@@ -97,32 +186,83 @@ impl Store {
         });
         rows.into_iter().map(from_row).collect()
     }
+
+    /// A code's history, oldest first.
+    #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
+    pub async fn code_events(
+        &self,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<Vec<CodeEvent>> {
+        const SQL: &str = "SELECT at, operation, status, reason, blocked, actor, source_kind, source_id \
+            FROM code_events WHERE gtin = $1 AND serial = $2 ORDER BY id";
+        type EventRow = (
+            i64,
+            String,
+            i16,
+            Option<i16>,
+            bool,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<EventRow> = with_pool!(self, p => {
+            sqlx::query_as(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .fetch_all(p)
+                .await?
+        });
+        rows.into_iter()
+            .map(
+                |(at, operation, status, reason, blocked, actor, source_kind, source_id)| {
+                    Ok(CodeEvent {
+                        at,
+                        operation,
+                        state: CodeState {
+                            status: status_from_columns(status, reason)?,
+                            blocked,
+                        },
+                        actor,
+                        source_kind,
+                        source_id,
+                    })
+                },
+            )
+            .collect()
+    }
 }
 
 impl Tx {
     /// Reads the code's state (locking its row on PostgreSQL; SQLite's write
     /// transaction holds the database), applies each operation in turn
-    /// through [`transition`], and writes the result. The first refused step
-    /// refuses the whole: nothing is written and its [`TransitionError`] is
-    /// returned. `Err(CodeNotFound)` (inside `anyhow`) when there is no such
-    /// code.
+    /// through [`transition`], and writes the result together with one
+    /// `code_events` row per step (the state after it, the operation, the
+    /// time, `actor` and `source`). The first refused step refuses the
+    /// whole: nothing is written and its [`TransitionError`] is returned.
+    /// `Err(CodeNotFound)` (inside `anyhow`) when there is no such code.
     ///
-    /// Used by the demo seeding today, which needs codes in every status
-    /// before the document flow exists, and by the documents later. The
-    /// caller commits, then invalidates the cached card
-    /// ([`crate::cache::CardCache::invalidate`]).
+    /// Used by the demo seeding, which needs codes in every status before
+    /// the document flow exists, by an inspector's decision on a report
+    /// (block), and by the documents later. The caller commits, then
+    /// invalidates the cached card ([`crate::cache::CardCache::invalidate`]).
     #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
     pub async fn apply_operations(
         &mut self,
         gtin: &Gtin,
         serial: &Serial,
         operations: &[Operation],
+        source: &EventSource,
+        actor: Option<&str>,
     ) -> anyhow::Result<Result<CodeState, TransitionError>> {
         const SELECT: &str =
             "SELECT status, reason, blocked FROM codes WHERE gtin = $1 AND serial = $2";
         const SELECT_FOR_UPDATE: &str =
             "SELECT status, reason, blocked FROM codes WHERE gtin = $1 AND serial = $2 FOR UPDATE";
         const UPDATE: &str = "UPDATE codes SET status = $3, reason = $4, blocked = $5 WHERE gtin = $1 AND serial = $2";
+        const EVENT: &str = "INSERT INTO code_events \
+            (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         let number = gtin_number(gtin)?;
         let select = match self {
             Tx::Postgres(_) => SELECT_FOR_UPDATE,
@@ -142,11 +282,34 @@ impl Tx {
             status: status_from_columns(status, reason)?,
             blocked,
         };
+        let mut steps = Vec::with_capacity(operations.len());
         for &operation in operations {
             state = match transition(state, operation) {
                 Ok(next) => next,
                 Err(refused) => return Ok(Err(refused)),
             };
+            steps.push((operation, state));
+        }
+        let at = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let at = i64::try_from(at)?;
+        for (operation, after) in steps {
+            let (status, reason) = status_columns(after.status);
+            with_tx!(self, c => {
+                sqlx::query(EVENT)
+                    .bind(number)
+                    .bind(serial.as_str())
+                    .bind(at)
+                    .bind(operation_name(operation))
+                    .bind(status)
+                    .bind(reason)
+                    .bind(after.blocked)
+                    .bind(actor)
+                    .bind(source.kind.as_str())
+                    .bind(source.id.as_deref())
+                    .execute(&mut *c)
+                    .await
+                    .map(|_| ())?
+            });
         }
         let (status, reason) = status_columns(state.status);
         with_tx!(self, c => {

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod eds;
+pub mod reports;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
