@@ -98,7 +98,9 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.logs.try_iter().collect()
+        // Until the end of stderr, not what happens to have arrived: the
+        // last lines ("tanba stopped") may still be in the pipe.
+        self.logs.iter().collect()
     }
 }
 
