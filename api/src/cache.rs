@@ -11,9 +11,10 @@
 //!
 //! **The cache is never the source of truth.** Every path answers from the
 //! database when Redis is slow or down (a warning is logged, the scan
-//! succeeds); after a failure Redis is left alone for a second, so an outage
-//! costs one failed round trip a second, not one per scan. Every committed
-//! status change must call [`CardCache::invalidate`].
+//! succeeds): the connection is shared through [`RedisLink`], which never
+//! makes a scan wait for a connect and leaves Redis alone for a second after
+//! a failure, so an outage costs one failed round trip a second, not one per
+//! scan. Every committed status change must call [`CardCache::invalidate`].
 //!
 //! "No such code" is cached too, briefly (`cache_not_found_secs`): a flood of
 //! scans of a made-up code then costs one database read per interval, while a
@@ -35,14 +36,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use redis::AsyncCommands as _;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tanba_core::MarkingCode;
 use tanba_core::crypto::{Keyring, PublicKey, SignatureStatus};
 use tanba_core::lifecycle::CodeState;
 
+use crate::redis_link::RedisLink;
 use crate::settings::Settings;
 use crate::store::{ProductCard, Store, StoredCode};
 
@@ -204,15 +204,14 @@ impl moka::Expiry<String, Cached> for ByKind {
 }
 
 impl CardCache {
-    /// The cache the settings ask for: Redis when `redis_url` is set (not
-    /// connected yet: a Redis that is down does not stop the service), else
-    /// in process.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<CardCache> {
+    /// The cache the settings ask for: in Redis through `redis` when
+    /// `redis_url` is set, else in process.
+    pub fn from_settings(settings: &Settings, redis: Option<Arc<RedisLink>>) -> CardCache {
         let ttl = Duration::from_secs(settings.cache_ttl_secs);
         let not_found = Duration::from_secs(settings.cache_not_found_secs);
-        match &settings.redis_url {
-            Some(url) => Self::redis(url, &settings.redis_prefix, ttl, not_found),
-            None => Ok(Self::in_memory(settings.cache_capacity, ttl, not_found)),
+        match redis {
+            Some(link) => Self::redis(link, ttl, not_found),
+            None => Self::in_memory(settings.cache_capacity, ttl, not_found),
         }
     }
 
@@ -231,26 +230,17 @@ impl CardCache {
         }
     }
 
-    /// A cache in Redis at `url`, every key starting with `prefix`.
-    pub fn redis(
-        url: &str,
-        prefix: &str,
-        ttl: Duration,
-        not_found_ttl: Duration,
-    ) -> anyhow::Result<CardCache> {
-        let client = redis::Client::open(url).context("redis_url is not a Redis URL")?;
-        Ok(CardCache {
+    /// A cache in Redis, reached through `link` (whose prefix starts every key).
+    pub fn redis(link: Arc<RedisLink>, ttl: Duration, not_found_ttl: Duration) -> CardCache {
+        CardCache {
             backend: Backend::Redis(Box::new(RedisCards {
-                client,
-                prefix: format!("{prefix}card:"),
+                link,
                 ttl,
                 not_found_ttl,
-                connection: tokio::sync::Mutex::new(None),
-                pause_until: Mutex::new(None),
                 in_flight: Mutex::new(HashMap::new()),
             })),
             counters: Counters::default(),
-        })
+        }
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -305,101 +295,40 @@ impl CardCache {
     }
 }
 
-/// How long Redis is left alone after it failed.
-const REDIS_PAUSE: Duration = Duration::from_secs(1);
-/// Longest wait for one Redis command or connection.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
-
 type Flight = Arc<tokio::sync::OnceCell<Cached>>;
 
 struct RedisCards {
-    client: redis::Client,
-    prefix: String,
+    link: Arc<RedisLink>,
     ttl: Duration,
     not_found_ttl: Duration,
-    /// Connected on first use, not at start: the service starts with Redis
-    /// down. The manager reconnects by itself after that.
-    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
-    /// After a failure, Redis is skipped until then.
-    pause_until: Mutex<Option<Instant>>,
     /// Loads in flight in this process, by identity (single flight).
     in_flight: Mutex<HashMap<String, Flight>>,
 }
 
 impl RedisCards {
     fn key(&self, identity: &str) -> String {
-        format!("{}{identity}", self.prefix)
-    }
-
-    fn paused(&self) -> bool {
-        let until = self.pause_until.lock().unwrap_or_else(|e| e.into_inner());
-        until.is_some_and(|t| Instant::now() < t)
-    }
-
-    fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
-        tracing::warn!(%error, "redis {what} failed; answering from the database");
-        *self.pause_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Instant::now() + REDIS_PAUSE);
-    }
-
-    async fn connection(&self) -> Option<ConnectionManager> {
-        if self.paused() {
-            return None;
-        }
-        let mut slot = self.connection.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1);
-        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
-        match tokio::time::timeout(REDIS_TIMEOUT * 2, connect).await {
-            Ok(Ok(c)) => {
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Ok(Err(e)) => {
-                self.failed("connect", &e);
-                None
-            }
-            Err(_) => {
-                self.failed("connect", &"timed out");
-                None
-            }
-        }
+        self.link.key("card:", identity)
     }
 
     async fn read(&self, identity: &str) -> Option<Option<Card>> {
-        let mut c = self.connection().await?;
-        let got: Result<Result<Option<String>, _>, _> =
-            tokio::time::timeout(REDIS_TIMEOUT, c.get(self.key(identity))).await;
-        match got {
-            Ok(Ok(Some(text))) => match serde_json::from_str(&text) {
-                Ok(card) => Some(card),
-                Err(e) => {
-                    // Written by another build, or damaged: reload it.
-                    tracing::warn!(error = %e, "unreadable cached card");
-                    None
-                }
-            },
-            Ok(Ok(None)) => None,
-            Ok(Err(e)) => {
-                self.failed("GET", &e);
-                None
-            }
-            Err(_) => {
-                self.failed("GET", &"timed out");
+        let key = self.key(identity);
+        let got: Option<Option<String>> = self
+            .link
+            .run("GET", |mut c| async move { c.get(key).await })
+            .await;
+        // Redis away, or no such key.
+        let text = got??;
+        match serde_json::from_str(&text) {
+            Ok(card) => Some(card),
+            Err(e) => {
+                // Written by another build, or damaged: reload it.
+                tracing::warn!(error = %e, "unreadable cached card");
                 None
             }
         }
     }
 
     async fn write(&self, identity: &str, card: &Option<Card>) {
-        let Some(mut c) = self.connection().await else {
-            return;
-        };
         let ttl = if card.is_some() {
             self.ttl
         } else {
@@ -408,27 +337,25 @@ impl RedisCards {
         let Ok(text) = serde_json::to_string(card) else {
             return;
         };
-        let set = c.set_ex::<_, _, ()>(self.key(identity), text, ttl.as_secs());
-        match tokio::time::timeout(REDIS_TIMEOUT, set).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.failed("SET", &e),
-            Err(_) => self.failed("SET", &"timed out"),
-        }
+        let key = self.key(identity);
+        self.link
+            .run("SET", |mut c| async move {
+                c.set_ex::<_, _, ()>(key, text, ttl.as_secs()).await
+            })
+            .await;
     }
 
     async fn delete(&self, identity: &str) {
-        let Some(mut c) = self.connection().await else {
+        let key = self.key(identity);
+        let deleted = self
+            .link
+            .run("DEL", |mut c| async move { c.del::<_, ()>(key).await })
+            .await;
+        if deleted.is_none() {
             tracing::warn!(
                 identity,
                 "redis is unavailable: a cached card may outlive its change for up to cache_ttl_secs"
             );
-            return;
-        };
-        let del = c.del::<_, ()>(self.key(identity));
-        match tokio::time::timeout(REDIS_TIMEOUT, del).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.failed("DEL", &e),
-            Err(_) => self.failed("DEL", &"timed out"),
         }
     }
 

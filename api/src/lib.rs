@@ -13,6 +13,7 @@
 //! - [`keys`]: the operator's emission key files.
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 //! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
+//! - [`redis_link`]: the one Redis connection, (re)connected in the background.
 //! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod lang;
+pub mod redis_link;
 pub mod reference;
 pub mod routes;
 pub mod settings;

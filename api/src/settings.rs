@@ -79,6 +79,10 @@ pub struct Settings {
     pub cache_not_found_secs: u64,
     /// Most cards held by the in-process cache.
     pub cache_capacity: u64,
+    /// Longest wait, in milliseconds, for a Redis connect or command. A scan
+    /// never waits for a connect (that happens in the background); a
+    /// command that takes longer is given up, and the database answers.
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -103,6 +107,7 @@ impl Default for Settings {
             cache_ttl_secs: 300,
             cache_not_found_secs: 30,
             cache_capacity: 100_000,
+            redis_timeout_ms: 500,
         }
     }
 }
@@ -131,6 +136,7 @@ impl fmt::Debug for Settings {
             .field("cache_ttl_secs", &self.cache_ttl_secs)
             .field("cache_not_found_secs", &self.cache_not_found_secs)
             .field("cache_capacity", &self.cache_capacity)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
             .finish()
     }
 }
@@ -267,6 +273,9 @@ impl Settings {
         if self.cache_capacity == 0 {
             return Err(invalid("cache_capacity", "must be at least 1"));
         }
+        if !(10..=10_000).contains(&self.redis_timeout_ms) {
+            return Err(invalid("redis_timeout_ms", "must be between 10 and 10000"));
+        }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -362,6 +371,7 @@ mod tests {
         assert!(err(&[("TANBA_REDIS_URL", "http://x")]).contains("`redis_url`"));
         assert!(err(&[("TANBA_CACHE_TTL_SECS", "0")]).contains("`cache_ttl_secs`"));
         assert!(err(&[("TANBA_CACHE_NOT_FOUND_SECS", "301")]).contains("cache_not_found_secs"));
+        assert!(err(&[("TANBA_REDIS_TIMEOUT_MS", "0")]).contains("`redis_timeout_ms`"));
     }
 
     #[test]

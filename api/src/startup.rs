@@ -79,10 +79,21 @@ impl Application {
         let worker = settings
             .emission_worker
             .then(|| emission.spawn(store.clone(), emission_key.clone()));
-        let cards = Arc::new(
-            crate::cache::CardCache::from_settings(&settings)
-                .context("setting up the scan cache")?,
-        );
+        // One connection for the whole process. Start-up waits for one
+        // connection attempt (at most `redis_timeout_ms`); scans never do.
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                crate::redis_link::RedisLink::connect(
+                    url,
+                    &settings.redis_prefix,
+                    std::time::Duration::from_millis(settings.redis_timeout_ms),
+                )
+                .await
+                .context("setting up Redis")?,
+            ),
+            None => None,
+        };
+        let cards = Arc::new(crate::cache::CardCache::from_settings(&settings, redis));
         let scan_keys = Arc::new(
             crate::cache::ScanKeys::load(&store)
                 .await

@@ -1,16 +1,17 @@
 //! The scan cache (`CardCache`) on its own: hits, brief "not found", invalidation,
 //! single flight, in process and in Redis (when `TANBA_TEST_REDIS_URL` is
-//! set), and Redis that is down or stops mid-run, which must never turn a
-//! scan into an error.
+//! set), and Redis that is down, stops mid-run or comes back, which must
+//! never turn a scan into an error.
 //!
 //! Hits and loads are read from the cache's counters, not from timing.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tanba_api::cache::{CacheStats, Card, CardCache};
+use tanba_api::redis_link::RedisLink;
 use tanba_core::lifecycle::CodeState;
 
 fn card(n: i64) -> Card {
@@ -25,23 +26,30 @@ fn card(n: i64) -> Card {
 
 const TTL: Duration = Duration::from_secs(300);
 const NOT_FOUND_TTL: Duration = Duration::from_secs(1);
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+
+fn prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+async fn link(url: &str) -> Arc<RedisLink> {
+    RedisLink::connect(url, &prefix(), REDIS_TIMEOUT)
+        .await
+        .expect("a Redis URL")
+}
 
 /// The caches to test: in process, and Redis when configured (a prefix of
 /// its own per call, so parallel tests do not meet).
-fn caches() -> Vec<(&'static str, CardCache)> {
+async fn caches() -> Vec<(&'static str, CardCache)> {
     let mut caches = vec![("memory", CardCache::in_memory(1000, TTL, NOT_FOUND_TTL))];
     match std::env::var("TANBA_TEST_REDIS_URL") {
         Ok(url) => caches.push((
             "redis",
-            CardCache::redis(&url, &prefix(), TTL, NOT_FOUND_TTL).expect("redis cache"),
+            CardCache::redis(link(&url).await, TTL, NOT_FOUND_TTL),
         )),
         Err(_) => eprintln!("redis part skipped: TANBA_TEST_REDIS_URL is not set"),
     }
     caches
-}
-
-fn prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4().simple())
 }
 
 /// Looks `identity` up, loading `answer` on a miss and counting loads.
@@ -55,7 +63,7 @@ async fn lookup(cache: &CardCache, identity: &str, answer: Option<Card>) -> Opti
 
 #[tokio::test]
 async fn a_second_scan_is_served_from_the_cache() {
-    for (name, cache) in caches() {
+    for (name, cache) in caches().await {
         assert_eq!(lookup(&cache, "01A21x", Some(card(1))).await, Some(card(1)));
         // A different answer from the loader would show if it ran.
         assert_eq!(lookup(&cache, "01A21x", Some(card(2))).await, Some(card(1)));
@@ -65,7 +73,7 @@ async fn a_second_scan_is_served_from_the_cache() {
 
 #[tokio::test]
 async fn not_found_is_cached_briefly() {
-    for (name, cache) in caches() {
+    for (name, cache) in caches().await {
         assert_eq!(lookup(&cache, "01B21x", None).await, None);
         assert_eq!(lookup(&cache, "01B21x", Some(card(1))).await, None);
         assert_eq!(cache.stats().loads, 1, "{name}");
@@ -82,7 +90,7 @@ async fn not_found_is_cached_briefly() {
 
 #[tokio::test]
 async fn invalidate_forgets_a_card() {
-    for (name, cache) in caches() {
+    for (name, cache) in caches().await {
         lookup(&cache, "01C21x", Some(card(1))).await;
         lookup(&cache, "01D21x", Some(card(5))).await;
         cache.invalidate("01C21x").await;
@@ -103,7 +111,7 @@ async fn invalidate_forgets_a_card() {
 
 #[tokio::test]
 async fn concurrent_scans_of_a_cold_code_load_it_once() {
-    for (name, cache) in caches() {
+    for (name, cache) in caches().await {
         let cache = Arc::new(cache);
         let loads = Arc::new(AtomicU64::new(0));
         let mut tasks = tokio::task::JoinSet::new();
@@ -131,7 +139,7 @@ async fn concurrent_scans_of_a_cold_code_load_it_once() {
 
 #[tokio::test]
 async fn a_failed_load_is_not_cached() {
-    for (name, cache) in caches() {
+    for (name, cache) in caches().await {
         let failed = cache
             .get_or_load("01F21x", || async { anyhow::bail!("database down") })
             .await;
@@ -147,8 +155,7 @@ async fn a_failed_load_is_not_cached() {
 #[tokio::test]
 async fn with_redis_down_every_scan_is_answered_from_the_loader() {
     // Nothing listens on port 1.
-    let cache = CardCache::redis("redis://127.0.0.1:1", &prefix(), TTL, NOT_FOUND_TTL)
-        .expect("a URL is enough");
+    let cache = CardCache::redis(link("redis://127.0.0.1:1").await, TTL, NOT_FOUND_TTL);
     for n in 0..3 {
         assert_eq!(lookup(&cache, "01G21x", Some(card(n))).await, Some(card(n)));
     }
@@ -156,19 +163,24 @@ async fn with_redis_down_every_scan_is_answered_from_the_loader() {
     assert_eq!(cache.stats(), CacheStats { hits: 0, loads: 3 });
 }
 
-/// A Redis server of our own on a free port, stopped when dropped.
+/// A Redis server of our own, stopped when dropped.
 struct OwnRedis {
     port: u16,
     stopped: bool,
 }
 
 impl OwnRedis {
+    /// On a free port.
     fn start() -> Option<OwnRedis> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .ok()?
             .local_addr()
             .ok()?
             .port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> Option<OwnRedis> {
         let started = Command::new("redis-server")
             .args([
                 "--port",
@@ -217,7 +229,7 @@ impl Drop for OwnRedis {
 }
 
 #[tokio::test]
-async fn redis_stopping_mid_run_never_fails_a_scan() {
+async fn redis_stopping_mid_run_never_fails_a_scan_and_is_used_again_when_back() {
     if std::env::var("TANBA_TEST_REDIS_URL").is_err() {
         eprintln!("skipped: TANBA_TEST_REDIS_URL is not set (redis-server is needed)");
         return;
@@ -226,7 +238,9 @@ async fn redis_stopping_mid_run_never_fails_a_scan() {
         panic!("redis-server could not be started");
     };
     let url = format!("redis://127.0.0.1:{}", redis.port);
-    let cache = CardCache::redis(&url, &prefix(), TTL, NOT_FOUND_TTL).expect("cache");
+    let link = link(&url).await;
+    assert!(link.is_connected());
+    let cache = CardCache::redis(link.clone(), TTL, NOT_FOUND_TTL);
     assert_eq!(lookup(&cache, "01H21x", Some(card(1))).await, Some(card(1)));
     assert_eq!(lookup(&cache, "01H21x", Some(card(2))).await, Some(card(1)));
     assert_eq!(cache.stats(), CacheStats { hits: 1, loads: 1 });
@@ -239,4 +253,23 @@ async fn redis_stopping_mid_run_never_fails_a_scan() {
     }
     cache.invalidate("01H21x").await;
     assert_eq!(cache.stats().loads, 4);
+
+    // Redis comes back on the same port: the link reconnects by itself,
+    // in the background, and the cache is used again.
+    let Some(_back) = OwnRedis::start_on(redis.port) else {
+        panic!("redis-server could not be restarted");
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !link.is_connected() {
+        assert!(Instant::now() < deadline, "the link did not reconnect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lookup(&cache, "01H21x", Some(card(7))).await;
+    let loads = cache.stats().loads;
+    assert_eq!(
+        lookup(&cache, "01H21x", Some(card(8))).await,
+        Some(card(7)),
+        "served from Redis again"
+    );
+    assert_eq!(cache.stats().loads, loads);
 }

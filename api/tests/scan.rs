@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::{Db, TestApp};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -652,3 +653,71 @@ on_every_database!(the_answer_keeps_its_wire_format, |db: Db| async move {
     assert_eq!(answer, expected, "{answer:#}");
     s.app.stop().await;
 });
+
+/// With Redis configured at `url` but not answering, rounds of concurrent
+/// scans all answer correctly, and none waits for a connection attempt.
+///
+/// Not a benchmark: the connect timeout is set to 2 s, and a scan is only
+/// required to answer within half of it. A scan that waited for a connect
+/// would take the whole 2 s (that was the bug: every scan queued behind a
+/// connect attempt once a second), while a scan that does not wait takes
+/// milliseconds, even on two busy cores.
+async fn no_scan_waits_for_redis(db: Db, url: String) {
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+    let mut settings = db.settings();
+    settings.redis_url = Some(url);
+    settings.redis_timeout_ms = CONNECT_TIMEOUT.as_millis() as u64;
+    let s = seeded(settings).await;
+    let genuine = s.code("genuine").clone();
+    let path = format!("/v1/codes/{}", encoded(&genuine.element_string()));
+    // Three rounds, spread over the background task's reconnect attempts
+    // (one a second, each taking up to the connect timeout).
+    for round in 0..3 {
+        let mut scans = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (client, url) = (s.app.client.clone(), s.app.url(&path));
+            scans.spawn(async move {
+                let started = std::time::Instant::now();
+                let body: Value = client
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("scan")
+                    .json()
+                    .await
+                    .expect("json");
+                (started.elapsed(), body)
+            });
+        }
+        while let Some(done) = scans.join_next().await {
+            let (took, body) = done.expect("task");
+            assert_eq!(body["verdict"], "genuine", "{body}");
+            assert!(
+                took < CONNECT_TIMEOUT / 2,
+                "round {round}: a scan took {took:?}, as if it waited for Redis"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    s.app.stop().await;
+}
+
+on_every_database!(
+    no_scan_waits_for_redis_when_its_port_is_closed,
+    |db: Db| async move {
+        // Nothing listens on port 1: every connect is refused at once.
+        no_scan_waits_for_redis(db, "redis://127.0.0.1:1".to_owned()).await;
+    }
+);
+
+on_every_database!(
+    no_scan_waits_for_redis_when_it_accepts_and_never_answers,
+    |db: Db| async move {
+        // A socket that accepts connections (the kernel does, into the
+        // backlog) and never says a word: every connect runs to its timeout.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        no_scan_waits_for_redis(db, format!("redis://127.0.0.1:{port}")).await;
+        drop(silent);
+    }
+);
