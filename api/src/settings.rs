@@ -77,7 +77,7 @@ pub struct Settings {
     /// after a scan is found soon, yet a flood of scans of a made-up code
     /// does not reach the database each time.
     pub cache_not_found_secs: u64,
-    /// Most cards held by the in-process cache.
+    /// Most codes held by the in-process cache (and as many product cards).
     pub cache_capacity: u64,
     /// Longest wait, in milliseconds, for a Redis connect or command. A scan
     /// never waits for a connect (that happens in the background); a

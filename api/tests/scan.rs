@@ -1,6 +1,7 @@
 //! The public scan, black-box: `GET /v1/codes/{code}` and the GS1 Digital
 //! Link page, on both databases, with the in-process cache, with Redis (when
-//! `TANBA_TEST_REDIS_URL` is set) and with Redis unreachable.
+//! `TANBA_TEST_REDIS_URL` is set) and with Redis unreachable; a product's
+//! change seen by the next scan.
 //!
 //! Codes are put into their statuses through the store's
 //! `apply_operations` (the lifecycle rules), as the demo does: the document
@@ -510,7 +511,7 @@ on_every_database!(
         let before = cards.stats();
         assert_eq!(get().await["verdict"], "genuine");
         let after = cards.stats();
-        assert_eq!(after.loads, before.loads, "served from the cache");
+        assert_eq!(after.code_loads, before.code_loads, "served from the cache");
         assert_eq!(after.hits, before.hits + 1);
 
         // A sale, committed, then the card invalidated: the next scan sees it.
@@ -528,7 +529,7 @@ on_every_database!(
         assert_eq!(get().await["verdict"], "genuine", "still cached");
         cards.invalidate(&code.identity()).await;
         assert_eq!(get().await["verdict"], "sold");
-        assert_eq!(cards.stats().loads, after.loads + 1);
+        assert_eq!(cards.stats().code_loads, after.code_loads + 1);
 
         // A refused transition writes nothing.
         let mut tx = store.begin().await.expect("tx");
@@ -719,5 +720,133 @@ on_every_database!(
         let port = silent.local_addr().expect("addr").port();
         no_scan_waits_for_redis(db, format!("redis://127.0.0.1:{port}")).await;
         drop(silent);
+    }
+);
+
+/// Settings with the test Redis and a prefix of their own, or `None` (and a
+/// note) when `TANBA_TEST_REDIS_URL` is not set.
+fn with_redis(mut settings: Settings) -> Option<Settings> {
+    let Ok(url) = std::env::var("TANBA_TEST_REDIS_URL") else {
+        eprintln!("skipped: TANBA_TEST_REDIS_URL is not set");
+        return None;
+    };
+    settings.redis_url = Some(url);
+    settings.redis_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    Some(settings)
+}
+
+/// A product card as a participant sends it.
+fn milk_card(name_ru: &str) -> Value {
+    serde_json::json!({
+        "gtin": "04652352262009",
+        "name_kk": "Сүт «Дала»",
+        "name_ru": name_ru,
+        "product_group": "dairy",
+        "tnved": "0401201100",
+        "manufacturer_name": "ТОО Сүт",
+        "manufacturer_country": "KZ",
+        "conformity": {"kind": "declaration", "number": "ЕАЭС N KZ Д-TEST.00001", "date": "2025-03-01"},
+        "recommended_price": 650.5
+    })
+}
+
+/// A manufacturer registers a product over HTTP and gets a code of it in
+/// circulation; a scan shows the card; the manufacturer renames the
+/// product; the very next scan shows the new name.
+async fn a_product_change_shows_in_the_next_scan(mut settings: Settings) {
+    use common::eds::{
+        KeyKind, TestCa, admin, call, register_and_approve_participant, sign_in, test_bin, test_iin,
+    };
+    let ca = TestCa::new();
+    ca.trust(&mut settings);
+    let app = TestApp::spawn(settings.clone()).await;
+    let (_, admin_token) = admin(&app, &settings, &ca).await;
+    let maker = ca.issue_legal_entity(
+        &test_bin(41),
+        &test_iin(41),
+        "Асан Асанов",
+        "ТОО Сүт",
+        KeyKind::Rsa,
+    );
+    let id = register_and_approve_participant(&app, &admin_token, &maker, &["manufacturer"]).await;
+    let token = sign_in(&app, &maker).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/products",
+        Some(&token),
+        Some(&milk_card("Молоко «Дала»")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A code of it, emitted and brought into circulation.
+    let owner: ParticipantId = id.parse().expect("participant id");
+    let key = tanba_api::keys::load_or_generate(&settings.emission_key_file, false).expect("key");
+    let gtin = Gtin::parse("04652352262009").expect("gtin");
+    let code = tanba_api::emission::sign_new(&key, &gtin, 1)
+        .pop()
+        .expect("a code");
+    let store = Store::connect(&settings).await.expect("store");
+    let mut tx = store.begin().await.expect("tx");
+    tx.insert_emitted(
+        std::slice::from_ref(&code),
+        owner,
+        OrderId::new(),
+        1_764_000_000,
+    )
+    .await
+    .expect("codes");
+    tx.apply_operations(code.gtin(), code.serial(), &[Op::Apply, Op::Introduce])
+        .await
+        .expect("stored")
+        .expect("allowed");
+    tx.commit().await.expect("commit");
+    store.close().await;
+
+    let name = |body: &Value| body["product"]["name"].as_str().map(str::to_owned);
+    let (_, first) = scan(&app, &code.element_string(), "ru").await;
+    assert_eq!(name(&first).as_deref(), Some("Молоко «Дала»"), "{first}");
+    let (_, again) = scan(&app, &code.element_string(), "ru").await;
+    assert_eq!(name(&again).as_deref(), Some("Молоко «Дала»"));
+    let loads = app.cards.stats();
+
+    let (status, body) = call(
+        &app,
+        "PUT",
+        "/v1/products/04652352262009",
+        Some(&token),
+        Some(&milk_card("Молоко «Дала» 3,2 %")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, after) = scan(&app, &code.element_string(), "ru").await;
+    assert_eq!(
+        name(&after).as_deref(),
+        Some("Молоко «Дала» 3,2 %"),
+        "{after}"
+    );
+    let (_, kk) = scan(&app, &code.element_string(), "kk").await;
+    assert_eq!(name(&kk).as_deref(), Some("Сүт «Дала»"));
+    // Only the product was read again, not the code.
+    let stats = app.cards.stats();
+    assert_eq!(stats.code_loads, loads.code_loads, "{stats:?}");
+    assert_eq!(stats.product_loads, loads.product_loads + 1, "{stats:?}");
+    app.stop().await;
+}
+
+on_every_database!(
+    a_renamed_product_shows_its_new_name_in_the_next_scan,
+    |db: Db| async move {
+        a_product_change_shows_in_the_next_scan(db.settings()).await;
+    }
+);
+
+on_every_database!(
+    with_redis_a_renamed_product_shows_its_new_name_in_the_next_scan,
+    |db: Db| async move {
+        if let Some(settings) = with_redis(db.settings()) {
+            a_product_change_shows_in_the_next_scan(settings).await;
+        }
     }
 );

@@ -102,7 +102,7 @@ impl Verdict {
 fn against_stored(code: &MarkingCode, card: &Card) -> SignatureStatus {
     match (code.key_id(), code.crypto_tail()) {
         (Some(key), Some(tail)) => {
-            if key.as_str() == card.key_id && tail.as_str() == card.crypto_tail {
+            if key.as_str() == card.code.key_id && tail.as_str() == card.code.crypto_tail {
                 SignatureStatus::Valid
             } else {
                 SignatureStatus::Invalid
@@ -130,10 +130,10 @@ pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
     if signature == SignatureStatus::Invalid || signature == SignatureStatus::UnknownKey {
         return Verdict::InvalidSignature;
     }
-    if card.state.blocked {
+    if card.code.state.blocked {
         return Verdict::Blocked;
     }
-    match card.state.status {
+    match card.code.state.status {
         Status::Emitted | Status::Applied => Verdict::NotInCirculation,
         Status::Introduced => Verdict::Genuine,
         Status::Retired(reason) if reason.is_sale() => Verdict::Sold,
@@ -274,7 +274,7 @@ fn answer(
     // nothing stored about the real code is shown next to it.
     let shown = card.filter(|_| verdict != Verdict::InvalidSignature);
     let reference = &state.reference;
-    let product = shown.and_then(|c| c.product.as_ref()).map(|p| {
+    let product = shown.and_then(|c| c.product.as_deref()).map(|p| {
         let named = |d: Dictionary, code: &str| Named {
             code: code.to_owned(),
             name: reference.name(d, code, lang).map(str::to_owned),
@@ -319,9 +319,9 @@ fn answer(
         verdict,
         verdict_text: text(lang, &verdict.message_key()),
         signature: signature.as_str(),
-        status: shown.map(|c| c.state.status.name()),
-        status_text: shown.map(|c| text(lang, &status_key(c.state.status))),
-        blocked: shown.is_some_and(|c| c.state.blocked),
+        status: shown.map(|c| c.code.state.status.name()),
+        status_text: shown.map(|c| text(lang, &status_key(c.code.state.status))),
+        blocked: shown.is_some_and(|c| c.code.state.blocked),
         code: CodeView {
             gtin: code.gtin().as_str().to_owned(),
             serial: code.serial().as_str().to_owned(),
@@ -330,7 +330,7 @@ fn answer(
         },
         product,
         life: shown.map(|c| Life {
-            emitted: local_date(c.emitted_at),
+            emitted: local_date(c.code.emitted_at),
             introduced: None,
             sold: None,
         }),
@@ -362,20 +362,14 @@ async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, 
     let store = &state.store;
     let card = state
         .cards
-        .get_or_load(&code.identity(), || Card::load(store, &code))
+        .card(&code, store)
         .await
         .map_err(ApiError::internal)?;
     let signature = match card.as_ref() {
         Some(card) => against_stored(&code, card),
         None => state.scan_keys.verify(store, &code).await,
     };
-    Ok(answer(
-        state,
-        &code,
-        card.as_ref().as_ref(),
-        signature,
-        lang,
-    ))
+    Ok(answer(state, &code, card.as_ref(), signature, lang))
 }
 
 /// 400 `code_malformed` with the parser's own reason: its machine code, AI

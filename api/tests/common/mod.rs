@@ -12,6 +12,7 @@ pub mod eds;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tanba_api::settings::Settings;
 use tanba_api::startup::Application;
@@ -89,6 +90,8 @@ fn uuid_like() -> String {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The scan cache, for its counters.
+    pub cards: Arc<tanba_api::cache::CardCache>,
     server: actix_web::dev::ServerHandle,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -101,10 +104,12 @@ impl TestApp {
             .expect("building the application");
         let base = format!("http://{}", app.addr());
         let server = app.handle();
+        let cards = app.cards();
         let handle = tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
             client: reqwest::Client::new(),
+            cards,
             server,
             handle,
         }
