@@ -13,6 +13,8 @@
 //! - [`keys`]: the operator's emission key files.
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 //! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
+//! - [`sightings`]: where codes are seen: the coarse places of scans.
+//! - [`scans`]: the scan recorder, writing every scan behind the answer, in batches.
 //! - [`redis_link`]: the one Redis connection, (re)connected in the background.
 //! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.
 
@@ -29,7 +31,9 @@ pub mod lang;
 pub mod redis_link;
 pub mod reference;
 pub mod routes;
+pub mod scans;
 pub mod settings;
+pub mod sightings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -83,6 +83,13 @@ pub struct Settings {
     /// never waits for a connect (that happens in the background); a
     /// command that takes longer is given up, and the database answers.
     pub redis_timeout_ms: u64,
+    /// Record every scan in the scans table (written behind the answer, in
+    /// batches). Off: nothing is recorded.
+    pub scan_record: bool,
+    /// Scan records that may wait in memory for the writer. When the queue
+    /// is full (the database is slow or down), new records are dropped and
+    /// counted; the scan is answered all the same.
+    pub scan_record_queue: usize,
 }
 
 impl Default for Settings {
@@ -108,6 +115,8 @@ impl Default for Settings {
             cache_not_found_secs: 30,
             cache_capacity: 100_000,
             redis_timeout_ms: 500,
+            scan_record: true,
+            scan_record_queue: 65_536,
         }
     }
 }
@@ -137,6 +146,8 @@ impl fmt::Debug for Settings {
             .field("cache_not_found_secs", &self.cache_not_found_secs)
             .field("cache_capacity", &self.cache_capacity)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("scan_record", &self.scan_record)
+            .field("scan_record_queue", &self.scan_record_queue)
             .finish()
     }
 }
@@ -276,6 +287,12 @@ impl Settings {
         if !(10..=10_000).contains(&self.redis_timeout_ms) {
             return Err(invalid("redis_timeout_ms", "must be between 10 and 10000"));
         }
+        if !(1..=10_000_000).contains(&self.scan_record_queue) {
+            return Err(invalid(
+                "scan_record_queue",
+                "must be between 1 and 10000000",
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -372,6 +389,8 @@ mod tests {
         assert!(err(&[("TANBA_CACHE_TTL_SECS", "0")]).contains("`cache_ttl_secs`"));
         assert!(err(&[("TANBA_CACHE_NOT_FOUND_SECS", "301")]).contains("cache_not_found_secs"));
         assert!(err(&[("TANBA_REDIS_TIMEOUT_MS", "0")]).contains("`redis_timeout_ms`"));
+        assert!(err(&[("TANBA_SCAN_RECORD_QUEUE", "0")]).contains("`scan_record_queue`"));
+        assert!(err(&[("TANBA_SCAN_RECORD", "maybe")]).contains("scan_record"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The public scan, black-box: `GET /v1/codes/{code}` and the GS1 Digital
 //! Link page, on both databases, with the in-process cache, with Redis (when
-//! `TANBA_TEST_REDIS_URL` is set) and with Redis unreachable; a product's
-//! change seen by the next scan.
+//! `TANBA_TEST_REDIS_URL` is set) and with Redis unreachable; every scan
+//! recorded behind the answer; a product's change seen by the next scan.
 //!
 //! Codes are put into their statuses through the store's
 //! `apply_operations` (the lifecycle rules), as the demo does: the document
@@ -654,6 +654,376 @@ on_every_database!(the_answer_keeps_its_wire_format, |db: Db| async move {
     assert_eq!(answer, expected, "{answer:#}");
     s.app.stop().await;
 });
+
+// ---------------------------------------------------------------------------
+// Where and why a scan happens: `lat`, `lon`, `context`.
+
+/// Almaty, with more digits than are kept: stored as 43.24, 76.95.
+const ALMATY: (f64, f64) = (43.23871, 76.94559);
+
+/// `GET /v1/codes/{code}` with a place and a context.
+async fn scan_with(
+    app: &TestApp,
+    code: &MarkingCode,
+    place: Option<(f64, f64)>,
+    context: Option<&str>,
+    lang: &str,
+) -> (u16, Value) {
+    let mut query = format!("lang={lang}");
+    if let Some((lat, lon)) = place {
+        query.push_str(&format!("&lat={lat}&lon={lon}"));
+    }
+    if let Some(context) = context {
+        query.push_str(&format!("&context={context}"));
+    }
+    app.get_json(&format!(
+        "/v1/codes/{}?{query}",
+        encoded(&code.element_string())
+    ))
+    .await
+}
+
+/// The verdict of a scan that must be answered.
+async fn verdict_at(
+    app: &TestApp,
+    code: &MarkingCode,
+    place: Option<(f64, f64)>,
+    context: Option<&str>,
+) -> String {
+    let (status, body) = scan_with(app, code, place, context, "kk").await;
+    assert_eq!(status, 200, "{body}");
+    body["verdict"].as_str().expect("verdict").to_owned()
+}
+
+/// The recorded scans of a code, once at least `n` of them are written
+/// (the recorder writes behind the answer).
+async fn recorded(
+    settings: &Settings,
+    code: &MarkingCode,
+    n: usize,
+) -> Vec<tanba_api::store::RecordedScan> {
+    let store = Store::connect(settings).await.expect("store");
+    let store_ref = &store;
+    let rows = common::eventually("scans recorded", Duration::from_secs(15), || async move {
+        let rows = store_ref
+            .scans_of_code(code.gtin(), code.serial())
+            .await
+            .expect("scans");
+        (rows.len() >= n).then_some(rows)
+    })
+    .await;
+    store.close().await;
+    rows
+}
+
+on_every_database!(
+    every_scan_of_a_parsable_code_is_recorded_behind_the_answer,
+    |db: Db| async move {
+        let settings = db.settings();
+        let s = seeded(settings.clone()).await;
+        let genuine = s.code("genuine").clone();
+        let sold = s.code("sold").clone();
+        let unknown = s.unknown("04652352262009");
+
+        // The app, with a place given to more digits than are kept.
+        assert_eq!(
+            verdict_at(&s.app, &genuine, Some(ALMATY), None).await,
+            "genuine"
+        );
+        // The Digital Link page (JSON here), in context `check`.
+        let link = format!(
+            "{}&context=check&lat=43.24&lon=76.95",
+            genuine.digital_link(&s.app.base)
+        );
+        let web: Value = s
+            .app
+            .client
+            .get(&link)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(web["verdict"], "genuine", "{web}");
+        // Forged, sold in a shop, unknown: recorded with their verdicts.
+        let (_, forged) = scan(&s.app, &s.forged().element_string(), "kk").await;
+        assert_eq!(forged["verdict"], "invalid_signature");
+        assert_eq!(verdict_at(&s.app, &sold, None, Some("shop")).await, "sold");
+        assert_eq!(verdict_at(&s.app, &unknown, None, None).await, "not_found");
+        // Not codes of a unit: answered, never recorded.
+        assert_eq!(scan(&s.app, "hello", "kk").await.0, 400);
+        assert_eq!(scan(&s.app, "(00)046523520000000014", "kk").await.0, 400);
+        for _ in 0..10 {
+            assert_eq!(verdict_at(&s.app, &genuine, None, None).await, "genuine");
+        }
+
+        let rows = recorded(&settings, &genuine, 13).await;
+        assert_eq!(rows.len(), 13, "{rows:?}");
+        let shape = |r: &tanba_api::store::RecordedScan| {
+            (
+                r.channel.clone(),
+                r.context.clone(),
+                r.verdict.clone(),
+                r.lat,
+                r.lon,
+            )
+        };
+        let app_check = |verdict: &str| {
+            (
+                "app".to_owned(),
+                "check".to_owned(),
+                verdict.to_owned(),
+                None,
+                None,
+            )
+        };
+        assert_eq!(
+            shape(&rows[0]),
+            (
+                "app".to_owned(),
+                "check".to_owned(),
+                "genuine".to_owned(),
+                Some(43.24),
+                Some(76.95)
+            )
+        );
+        assert_eq!(
+            shape(&rows[1]),
+            (
+                "web".to_owned(),
+                "check".to_owned(),
+                "genuine".to_owned(),
+                Some(43.24),
+                Some(76.95)
+            )
+        );
+        assert_eq!(shape(&rows[2]), app_check("invalid_signature"));
+        for row in &rows[3..] {
+            assert_eq!(shape(row), app_check("genuine"));
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        assert!(
+            rows.iter().all(|r| (now - r.at).abs() < 120_000),
+            "{rows:?}"
+        );
+        let sold_rows = recorded(&settings, &sold, 1).await;
+        assert_eq!(
+            (
+                sold_rows[0].channel.as_str(),
+                sold_rows[0].context.as_str(),
+                sold_rows[0].verdict.as_str()
+            ),
+            ("app", "shop", "sold")
+        );
+        assert_eq!(
+            recorded(&settings, &unknown, 1).await[0].verdict,
+            "not_found"
+        );
+
+        let scans = s.app.scans.clone();
+        s.app.stop().await;
+        let stats = scans.stats();
+        assert_eq!(stats.recorded, 15, "{stats:?}");
+        assert_eq!((stats.dropped, stats.failed), (0, 0), "{stats:?}");
+        assert!(
+            stats.batches < stats.recorded,
+            "written in batches, not one INSERT a scan: {stats:?}"
+        );
+    }
+);
+
+/// Holds the scans table so that the recorder's next `INSERT` waits: on
+/// SQLite a write transaction (the database's one write lock), on
+/// PostgreSQL a lock that conflicts with inserts only.
+enum TableHeld {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl TableHeld {
+    async fn take(db: &Db) -> TableHeld {
+        use sqlx::Connection as _;
+        if db.label == "sqlite" {
+            let mut c = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("sqlite");
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .expect("begin");
+            TableHeld::Sqlite(c)
+        } else {
+            let mut c = sqlx::PgConnection::connect(&db.url)
+                .await
+                .expect("postgres");
+            sqlx::query("BEGIN").execute(&mut c).await.expect("begin");
+            sqlx::query("LOCK TABLE scans IN SHARE MODE")
+                .execute(&mut c)
+                .await
+                .expect("lock");
+            TableHeld::Postgres(c)
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            TableHeld::Sqlite(mut c) => {
+                sqlx::query("ROLLBACK")
+                    .execute(&mut c)
+                    .await
+                    .expect("rollback");
+            }
+            TableHeld::Postgres(mut c) => {
+                sqlx::query("ROLLBACK")
+                    .execute(&mut c)
+                    .await
+                    .expect("rollback");
+            }
+        }
+    }
+}
+
+on_every_database!(
+    a_full_record_queue_drops_and_counts_but_every_scan_is_answered,
+    |db: Db| async move {
+        let mut settings = db.settings();
+        settings.scan_record_queue = 1;
+        let s = seeded(settings.clone()).await;
+        let genuine = s.code("genuine").clone();
+        assert_eq!(verdict_at(&s.app, &genuine, None, None).await, "genuine");
+        let scans = s.app.scans.clone();
+        let scans_ref = &scans;
+        common::eventually(
+            "the first scan written",
+            Duration::from_secs(15),
+            || async move { (scans_ref.stats().recorded == 1).then_some(()) },
+        )
+        .await;
+
+        // The database stops taking scans: the writer waits in its INSERT,
+        // the queue of one fills, and further records are dropped.
+        let held = TableHeld::take(&db).await;
+        let mut answered = 1;
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        while scans.stats().dropped < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing dropped: {:?}",
+                scans.stats()
+            );
+            assert_eq!(verdict_at(&s.app, &genuine, None, None).await, "genuine");
+            answered += 1;
+        }
+        held.release().await;
+
+        // What was queued is written once the database takes it again.
+        common::eventually(
+            "the queue written",
+            Duration::from_secs(15),
+            || async move {
+                let stats = scans_ref.stats();
+                (stats.recorded + stats.dropped == answered).then_some(())
+            },
+        )
+        .await;
+        let stats = scans.stats();
+        assert_eq!(stats.failed, 0, "{stats:?}");
+        let rows = recorded(&settings, &genuine, 0).await;
+        assert_eq!(rows.len() as u64, stats.recorded, "{stats:?}");
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    with_scan_record_off_nothing_is_recorded,
+    |db: Db| async move {
+        let mut settings = db.settings();
+        settings.scan_record = false;
+        let s = seeded(settings.clone()).await;
+        let genuine = s.code("genuine").clone();
+        for _ in 0..3 {
+            assert_eq!(
+                verdict_at(&s.app, &genuine, Some(ALMATY), None).await,
+                "genuine"
+            );
+        }
+        let scans = s.app.scans.clone();
+        s.app.stop().await;
+        assert_eq!(scans.stats(), Default::default());
+        assert!(recorded(&settings, &genuine, 0).await.is_empty());
+    }
+);
+
+on_every_database!(
+    a_bad_place_or_context_is_refused_in_kazakh_and_in_russian,
+    |db: Db| async move {
+        use tanba_locales::{Lang, text};
+        let s = seeded(db.settings()).await;
+        let genuine = s.code("genuine").clone();
+        let cases = [
+            ("lat=43.2", "scan_place_invalid"),
+            ("lon=76.9", "scan_place_invalid"),
+            ("lat=43.2&lon=", "scan_place_invalid"),
+            ("lat=north&lon=76.9", "scan_place_invalid"),
+            ("lat=90.5&lon=76.9", "scan_place_invalid"),
+            ("lat=43.2&lon=-180.01", "scan_place_invalid"),
+            ("lat=NaN&lon=76.9", "scan_place_invalid"),
+            ("lat=inf&lon=76.9", "scan_place_invalid"),
+            ("lat=43.2&lat=51.1&lon=76.9", "scan_place_invalid"),
+            ("context=sale", "scan_context_invalid"),
+            ("context=SHOP", "scan_context_invalid"),
+            ("context=shop&context=check", "scan_context_invalid"),
+        ];
+        let app_path = format!("/v1/codes/{}", encoded(&genuine.element_string()));
+        let link = genuine.digital_link(&s.app.base);
+        for (query, code) in cases {
+            let key = format!("error-{}", code.replace('_', "-"));
+            for lang in [Lang::Kk, Lang::Ru] {
+                let (status, body) = s
+                    .app
+                    .get_json(&format!("{app_path}?{query}&lang={lang}"))
+                    .await;
+                assert_eq!(status, 400, "{query}: {body}");
+                assert_eq!(body["error"]["code"], code, "{query}: {body}");
+                assert_eq!(body["error"]["message"], text(lang, &key), "{query}");
+
+                // The Digital Link: JSON when asked, a page otherwise.
+                let resp = s
+                    .app
+                    .client
+                    .get(format!("{link}&{query}&lang={lang}"))
+                    .header("Accept", "application/json")
+                    .send()
+                    .await
+                    .expect("json");
+                assert_eq!(resp.status().as_u16(), 400, "{query}");
+                let body: Value = resp.json().await.expect("json");
+                assert_eq!(body["error"]["code"], code, "{query}: {body}");
+                let page = s
+                    .app
+                    .client
+                    .get(format!("{link}&{query}&lang={lang}"))
+                    .send()
+                    .await
+                    .expect("page");
+                assert_eq!(page.status().as_u16(), 400, "{query}");
+                let page = page.text().await.expect("html");
+                assert!(page.contains(&tanba_api::routes::codes::escape(&text(lang, &key))));
+            }
+        }
+        // Blank coordinates and a blank context are not given at all.
+        let (status, body) = s
+            .app
+            .get_json(&format!("{app_path}?lat=&lon=&context="))
+            .await;
+        assert_eq!((status, &body["verdict"]), (200, &Value::from("genuine")));
+        let scans = s.app.scans.clone();
+        s.app.stop().await;
+        assert_eq!(scans.stats().recorded, 1, "refused scans are not recorded");
+    }
+);
 
 /// With Redis configured at `url` but not answering, rounds of concurrent
 /// scans all answer correctly, and none waits for a connection attempt.

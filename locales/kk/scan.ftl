@@ -45,3 +45,5 @@ scan-price = { $amount } теңге
 
 error-code-malformed = Код танылмады.
 error-code-not-a-unit = Бұл көліктік қаптаманың коды (SSCC). Тауар данасының кодын сканерлеңіз.
+error-scan-place-invalid = Тексеру орны қате көрсетілген: екі координата да қажет — ендік lat −90-нан 90-ға дейін және бойлық lon −180-нен 180-ге дейін, градуспен.
+error-scan-context-invalid = Тексеру мақсаты белгісіз: context тек check немесе shop болуы мүмкін.

@@ -45,3 +45,5 @@ scan-price = { $amount } тенге
 
 error-code-malformed = Код не распознан.
 error-code-not-a-unit = Это код транспортной упаковки (SSCC). Отсканируйте код единицы товара.
+error-scan-place-invalid = Место проверки указано неверно: нужны обе координаты — широта lat от −90 до 90 и долгота lon от −180 до 180, в градусах.
+error-scan-context-invalid = Неизвестная цель проверки: context может быть только check или shop.

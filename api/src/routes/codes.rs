@@ -12,12 +12,24 @@
 //! The language is `?lang=kk|ru`, the `lang` cookie or `Accept-Language`,
 //! Kazakh by default. Every word comes from `locales/*/scan.ftl`.
 //!
+//! Both take two more query parameters, both optional:
+//!
+//! - `lat`, `lon`: where the scan happens, in degrees (both or neither). It
+//!   is rounded to 0.01° (about 1 km) before it is compared or stored.
+//!   Invalid, out of range or half given: 400 `scan_place_invalid`.
+//! - `context`: `check` (a look, the default) or `shop` (the product is
+//!   offered for sale in front of the person checking it). Anything else:
+//!   400 `scan_context_invalid`.
+//!
 //! The verdict is computed on every scan, never stored (see [`verdict`]):
 //! the card (stored signature, status, blocked flag, product) comes from the
 //! cache or, on a miss, the database; the signature of a code that is not
 //! stored is checked against the operator's keys. A stored code is judged
 //! by its stored tail: a scanned tail that differs is a forgery, whatever
 //! the keys say.
+//!
+//! Every scan of a parsable unit code is then recorded (`crate::scans`): put
+//! in a queue and written behind the answer, which never waits for it.
 //!
 //! The answer shows what a citizen may see: no owner, no order, no
 //! participant id.
@@ -38,6 +50,8 @@ use crate::cache::Card;
 use crate::error::ApiError;
 use crate::lang::RequestLang;
 use crate::reference::Dictionary;
+use crate::scans::{Channel, Context, NewScan};
+use crate::sightings::Place;
 use crate::startup::AppState;
 
 /// Registers this module's routes.
@@ -350,8 +364,65 @@ impl From<ApiError> for Refusal {
     }
 }
 
-/// Parses, loads (through the cache) and judges one scanned text.
-async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, Refusal> {
+/// What a scan says about itself besides the code: where it happens and
+/// why (the query parameters `lat`, `lon`, `context`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Circumstances {
+    place: Option<Place>,
+    context: Context,
+}
+
+/// Reads `lat`, `lon` and `context` from a query string; other keys (`lang`,
+/// the Digital Link's `91`/`92`) are not ours. Blank values (a form left
+/// blank) are not given: no place, the default context. A key given twice
+/// is refused: which one the client meant is a guess.
+fn circumstances(query: &str) -> Result<Circumstances, ApiError> {
+    let place_invalid = || ApiError::new(StatusCode::BAD_REQUEST, "scan_place_invalid");
+    let context_invalid = || ApiError::new(StatusCode::BAD_REQUEST, "scan_context_invalid");
+    let (mut lat, mut lon, mut context) = (None, None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let (slot, refusal): (&mut Option<String>, fn() -> ApiError) = match &*key {
+            "lat" => (&mut lat, place_invalid),
+            "lon" => (&mut lon, place_invalid),
+            "context" => (&mut context, context_invalid),
+            _ => continue,
+        };
+        if slot.replace(value.trim().to_owned()).is_some() {
+            return Err(refusal());
+        }
+    }
+    let place = match (lat.as_deref(), lon.as_deref()) {
+        (None | Some(""), None | Some("")) => None,
+        (Some(lat), Some(lon)) => {
+            let degrees = |s: &str| s.parse::<f64>().ok();
+            let place = degrees(lat)
+                .zip(degrees(lon))
+                .and_then(|(lat, lon)| Place::new(lat, lon));
+            Some(place.ok_or_else(place_invalid)?)
+        }
+        _ => return Err(place_invalid()),
+    };
+    let context = match context.as_deref() {
+        None | Some("") => Context::default(),
+        Some(text) => Context::parse(text).ok_or_else(context_invalid)?,
+    };
+    Ok(Circumstances { place, context })
+}
+
+/// Now, in Unix milliseconds.
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Parses, loads (through the cache) and judges one scanned text, and
+/// records the scan (behind the answer).
+async fn check(
+    state: &AppState,
+    input: &str,
+    channel: Channel,
+    circumstances: Circumstances,
+    lang: Lang,
+) -> Result<ScanAnswer, Refusal> {
     let code = match tanba_core::parse(input) {
         Ok(ScannedCode::Unit(code)) => code,
         Ok(ScannedCode::Sscc(_)) => {
@@ -359,6 +430,7 @@ async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, 
         }
         Err(e) => return Err(Refusal::Malformed(e)),
     };
+    let at = now_ms();
     let store = &state.store;
     let card = state
         .cards
@@ -369,7 +441,17 @@ async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, 
         Some(card) => against_stored(&code, card),
         None => state.scan_keys.verify(store, &code).await,
     };
-    Ok(answer(state, &code, card.as_ref(), signature, lang))
+    let answer = answer(state, &code, card.as_ref(), signature, lang);
+    state.scans.record(NewScan {
+        gtin: code.gtin().clone(),
+        serial: code.serial().clone(),
+        at,
+        place: circumstances.place.map(|p| (p.lat(), p.lon())),
+        channel,
+        context: circumstances.context,
+        verdict: answer.verdict.as_str(),
+    });
+    Ok(answer)
 }
 
 /// 400 `code_malformed` with the parser's own reason: its machine code, AI
@@ -404,10 +486,12 @@ fn no_store(mut resp: HttpResponse) -> HttpResponse {
     resp
 }
 
-/// `GET /v1/codes/{code}` — anyone. `{code}` is the scanner's output,
-/// percent-encoded. 200 with the answer for every parsable unit code
-/// (`not_found` and `invalid_signature` are answers, not errors); 400
-/// `code_malformed` (with `parse_error`) or `code_not_a_unit` otherwise.
+/// `GET /v1/codes/{code}?lat=&lon=&context=` — anyone. `{code}` is the
+/// scanner's output, percent-encoded. 200 with the answer for every
+/// parsable unit code (`not_found` and `invalid_signature` are answers, not
+/// errors); 400 `code_malformed` (with `parse_error`) or `code_not_a_unit`
+/// otherwise, and 400 `scan_place_invalid` or `scan_context_invalid` for
+/// the query. Recorded with channel `app`.
 #[get("/v1/codes/{code:.*}")]
 #[tracing::instrument(skip_all)]
 async fn scan(
@@ -423,7 +507,8 @@ async fn scan(
         .strip_prefix("/v1/codes/")
         .unwrap_or_default();
     let input = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    match check(&state, &input, lang.0).await {
+    let circumstances = circumstances(req.query_string())?;
+    match check(&state, &input, Channel::App, circumstances, lang.0).await {
         Ok(answer) => Ok(no_store(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_LANGUAGE, lang.0.as_str()))
@@ -436,7 +521,8 @@ async fn scan(
 
 /// `GET /01/{gtin}/21/{serial}?91=…&92=…` — anyone: a GS1 Digital Link, as
 /// printed in the QR code of a label. HTML for a browser, JSON when
-/// `Accept` names `application/json`.
+/// `Accept` names `application/json`. Takes `lat`, `lon`, `context` as the
+/// scan above does. Recorded with channel `web`.
 #[get("/01/{gtin}/21/{serial}")]
 #[tracing::instrument(skip_all)]
 async fn digital_link(
@@ -458,7 +544,10 @@ async fn digital_link(
         .map(|p| p.as_str())
         .unwrap_or("/");
     let input = format!("https://link.invalid{path}");
-    let result = check(&state, &input, lang).await;
+    let result = match circumstances(req.query_string()) {
+        Ok(circumstances) => check(&state, &input, Channel::Web, circumstances, lang).await,
+        Err(e) => Err(Refusal::Api(e)),
+    };
     let resp = match (result, wants_json) {
         (Ok(answer), true) => HttpResponse::Ok()
             .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
@@ -706,6 +795,35 @@ fn card_html(a: &ScanAnswer, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_reads_its_place_and_context_from_the_query() {
+        let read = |q: &str| circumstances(q).map_err(|e| e.code());
+        assert_eq!(read("lang=ru&91=TK01"), Ok(Circumstances::default()));
+        let almaty = read("lat=43.23871&lon=76.94559&context=shop").expect("valid");
+        assert_eq!(almaty.place, Place::new(43.24, 76.95));
+        assert_eq!(almaty.context, Context::Shop);
+        assert_eq!(read("lat=&lon=&context="), Ok(Circumstances::default()));
+        assert_eq!(
+            read("lat=%2043.2%20&lon=-0.5").map(|c| c.place.is_some()),
+            Ok(true)
+        );
+        for bad in [
+            "lat=43.2",
+            "lon=1",
+            "lat=43.2&lon=",
+            "lat=x&lon=1",
+            "lat=91&lon=1",
+            "lat=1&lon=180.1",
+            "lat=NaN&lon=1",
+            "lat=1&lon=1&lat=2",
+        ] {
+            assert_eq!(read(bad), Err("scan_place_invalid"), "{bad}");
+        }
+        for bad in ["context=sale", "context=Shop", "context=shop&context=shop"] {
+            assert_eq!(read(bad), Err("scan_context_invalid"), "{bad}");
+        }
+    }
 
     #[test]
     fn escaping_leaves_no_markup() {

@@ -82,6 +82,7 @@ mod participants;
 mod products;
 mod reference;
 mod scan;
+mod scans;
 mod sessions;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
@@ -95,6 +96,7 @@ pub use products::{
 };
 pub use reference::{DictionaryVersion, SyncOutcome, VersionNotRaised};
 pub use scan::{CodeNotFound, StoredCode};
+pub use scans::{Channel, Context, MAX_BATCH, NewScan, RecordedScan};
 pub use sessions::Session;
 
 impl Tx {
