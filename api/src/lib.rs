@@ -13,7 +13,7 @@
 //! - [`keys`]: the operator's emission key files.
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 //! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
-//! - [`sightings`]: where codes are seen: the coarse places of scans.
+//! - [`sightings`]: where each code was seen lately, for the clone verdict (in process or Redis).
 //! - [`scans`]: the scan recorder, writing every scan behind the answer, in batches.
 //! - [`redis_link`]: the one Redis connection, (re)connected in the background.
 //! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.

@@ -1,5 +1,5 @@
-//! The process's one Redis connection, for the card cache ([`crate::cache`])
-//! and whatever else comes to keep short-lived shared state in Redis.
+//! The process's one Redis connection, shared by the card cache
+//! ([`crate::cache`]) and the sightings of codes ([`crate::sightings`]).
 //!
 //! **A scan never waits for a connect.** [`RedisLink::run`] uses the live
 //! connection or answers `None` at once; it never dials. Connecting is the
@@ -7,7 +7,7 @@
 //! that one attempt, at most `redis_timeout_ms`, so that the first scans
 //! already share Redis with the other instances), and again after every
 //! failure. While there is no live connection, callers answer without Redis
-//! (the cache from the database).
+//! (the cache from the database, the sightings from memory).
 //!
 //! A failed command (an error or a timeout) drops the connection and wakes
 //! the task, which leaves Redis alone for [`REDIS_PAUSE`] before each attempt:

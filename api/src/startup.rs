@@ -39,6 +39,8 @@ pub struct AppState {
     pub reference: crate::reference::Reference,
     /// The scan cache: codes' and products' cards (in process or Redis).
     pub cards: Arc<crate::cache::CardCache>,
+    /// Where codes were seen lately, for the clone verdict.
+    pub sightings: Arc<crate::sightings::Sightings>,
     /// Records every scan behind the answer.
     pub scans: Arc<crate::scans::ScanRecorder>,
     /// The operator's public keys, for codes the store does not hold.
@@ -85,8 +87,8 @@ impl Application {
         let worker = settings
             .emission_worker
             .then(|| emission.spawn(store.clone(), emission_key.clone()));
-        // One connection for the whole process. Start-up waits for one
-        // connection attempt (at most `redis_timeout_ms`); scans never do.
+        // One connection for the cache and the sightings. Start-up waits for
+        // one connection attempt (at most `redis_timeout_ms`); scans never do.
         let redis = match &settings.redis_url {
             Some(url) => Some(
                 crate::redis_link::RedisLink::connect(
@@ -99,7 +101,11 @@ impl Application {
             ),
             None => None,
         };
-        let cards = Arc::new(crate::cache::CardCache::from_settings(&settings, redis));
+        let cards = Arc::new(crate::cache::CardCache::from_settings(
+            &settings,
+            redis.clone(),
+        ));
+        let sightings = Arc::new(crate::sightings::Sightings::from_settings(&settings, redis));
         let (scans, scan_writer) = if settings.scan_record {
             let (recorder, writer) =
                 crate::scans::ScanRecorder::start(store.clone(), settings.scan_record_queue);
@@ -122,6 +128,7 @@ impl Application {
                 .await
                 .context("loading reference data")?,
             cards: cards.clone(),
+            sightings,
             scans: scans.clone(),
             scan_keys,
         });

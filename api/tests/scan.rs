@@ -1,7 +1,8 @@
 //! The public scan, black-box: `GET /v1/codes/{code}` and the GS1 Digital
 //! Link page, on both databases, with the in-process cache, with Redis (when
 //! `TANBA_TEST_REDIS_URL` is set) and with Redis unreachable; every scan
-//! recorded behind the answer; a product's change seen by the next scan.
+//! recorded behind the answer; the `suspected_clone` verdict; a product's
+//! change seen by the next scan.
 //!
 //! Codes are put into their statuses through the store's
 //! `apply_operations` (the lifecycle rules), as the demo does: the document
@@ -618,6 +619,7 @@ on_every_database!(the_answer_keeps_its_wire_format, |db: Db| async move {
     let expected = serde_json::json!({
         "verdict": "genuine",
         "verdict_text": "Подлинный: код зарегистрирован в системе Таңба, товар в законном обороте.",
+        "suspicion": null,
         "signature": "valid",
         "status": "INTRODUCED",
         "status_text": "В обороте",
@@ -660,6 +662,10 @@ on_every_database!(the_answer_keeps_its_wire_format, |db: Db| async move {
 
 /// Almaty, with more digits than are kept: stored as 43.24, 76.95.
 const ALMATY: (f64, f64) = (43.23871, 76.94559);
+/// About 2 km from `ALMATY`: the same place for the clone rule.
+const ALMATY_TOO: (f64, f64) = (43.25, 76.93);
+/// Astana, about 970 km from Almaty.
+const ASTANA: (f64, f64) = (51.16, 71.47);
 
 /// `GET /v1/codes/{code}` with a place and a context.
 async fn scan_with(
@@ -750,7 +756,10 @@ on_every_database!(
         // Forged, sold in a shop, unknown: recorded with their verdicts.
         let (_, forged) = scan(&s.app, &s.forged().element_string(), "kk").await;
         assert_eq!(forged["verdict"], "invalid_signature");
-        assert_eq!(verdict_at(&s.app, &sold, None, Some("shop")).await, "sold");
+        assert_eq!(
+            verdict_at(&s.app, &sold, None, Some("shop")).await,
+            "suspected_clone"
+        );
         assert_eq!(verdict_at(&s.app, &unknown, None, None).await, "not_found");
         // Not codes of a unit: answered, never recorded.
         assert_eq!(scan(&s.app, "hello", "kk").await.0, 400);
@@ -815,7 +824,7 @@ on_every_database!(
                 sold_rows[0].context.as_str(),
                 sold_rows[0].verdict.as_str()
             ),
-            ("app", "shop", "sold")
+            ("app", "shop", "suspected_clone")
         );
         assert_eq!(
             recorded(&settings, &unknown, 1).await[0].verdict,
@@ -949,6 +958,11 @@ on_every_database!(
                 "genuine"
             );
         }
+        // Clone detection does not need the table.
+        assert_eq!(
+            verdict_at(&s.app, &genuine, Some(ASTANA), None).await,
+            "suspected_clone"
+        );
         let scans = s.app.scans.clone();
         s.app.stop().await;
         assert_eq!(scans.stats(), Default::default());
@@ -1022,6 +1036,248 @@ on_every_database!(
         let scans = s.app.scans.clone();
         s.app.stop().await;
         assert_eq!(scans.stats().recorded, 1, "refused scans are not recorded");
+    }
+);
+
+/// The first clone rule, on a fresh service with `settings`.
+async fn far_apart_scans_of_a_code_make_it_a_suspected_clone(settings: Settings) {
+    use tanba_locales::{Lang, text, text_with};
+    let s = seeded(settings.clone()).await;
+    let genuine = s.code("genuine").clone();
+    assert_eq!(
+        verdict_at(&s.app, &genuine, Some(ALMATY), None).await,
+        "genuine"
+    );
+    // The same place, give or take a kilometre or two; or no place at all.
+    assert_eq!(
+        verdict_at(&s.app, &genuine, Some(ALMATY_TOO), None).await,
+        "genuine"
+    );
+    assert_eq!(verdict_at(&s.app, &genuine, None, None).await, "genuine");
+    // 970 km away within the hour.
+    let (_, kk) = scan_with(&s.app, &genuine, Some(ASTANA), None, "kk").await;
+    let (_, ru) = scan_with(&s.app, &genuine, Some(ASTANA), None, "ru").await;
+    for (lang, body) in [(Lang::Kk, &kk), (Lang::Ru, &ru)] {
+        assert_eq!(body["verdict"], "suspected_clone", "{body}");
+        assert_eq!(
+            body["verdict_text"],
+            text(lang, "scan-verdict-suspected-clone")
+        );
+        assert_eq!(body["suspicion"]["reason"], "far_apart", "{body}");
+        assert_eq!(
+            body["suspicion"]["text"],
+            text_with(lang, "scan-clone-far-apart", [("km", "300")])
+        );
+        // The card is still the code's own.
+        assert_eq!(body["status"], "INTRODUCED");
+        assert!(body["product"].is_object());
+    }
+    assert_ne!(kk["suspicion"]["text"], ru["suspicion"]["text"]);
+    // The page says it, and why.
+    let page = s
+        .app
+        .client
+        .get(format!(
+            "{}&lat={}&lon={}&lang=ru",
+            genuine.digital_link(&s.app.base),
+            ASTANA.0,
+            ASTANA.1
+        ))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("data-verdict=\"suspected_clone\""), "{page}");
+    assert!(page.contains(&tanba_api::routes::codes::escape(&text_with(
+        Lang::Ru,
+        "scan-clone-far-apart",
+        [("km", "300")]
+    ))));
+    // The sighting that revealed the clone is recorded with its verdict.
+    let rows = recorded(&settings, &genuine, 6).await;
+    assert_eq!(rows[3].verdict, "suspected_clone", "{rows:?}");
+    assert_eq!((rows[3].lat, rows[3].lon), (Some(51.16), Some(71.47)));
+
+    // A blocked, a forged or a withdrawn code keeps its own verdict.
+    for (label, expected) in [
+        ("blocked", "blocked"),
+        ("not_in_circulation", "not_in_circulation"),
+        ("written_off", "written_off"),
+    ] {
+        let code = s.code(label).clone();
+        assert_eq!(
+            verdict_at(&s.app, &code, Some(ALMATY), None).await,
+            expected
+        );
+        assert_eq!(
+            verdict_at(&s.app, &code, Some(ASTANA), None).await,
+            expected
+        );
+    }
+    assert_eq!(
+        verdict_at(&s.app, &s.forged(), Some(ALMATY), None).await,
+        "invalid_signature"
+    );
+    // A sold code seen far apart is suspected too.
+    let sold = s.code("sold").clone();
+    assert_eq!(verdict_at(&s.app, &sold, Some(ASTANA), None).await, "sold");
+    assert_eq!(
+        verdict_at(&s.app, &sold, Some(ALMATY), None).await,
+        "suspected_clone"
+    );
+    s.app.stop().await;
+}
+
+on_every_database!(
+    scans_far_apart_within_the_window_make_a_suspected_clone,
+    |db: Db| async move {
+        far_apart_scans_of_a_code_make_it_a_suspected_clone(db.settings()).await;
+    }
+);
+
+on_every_database!(
+    with_redis_scans_far_apart_within_the_window_make_a_suspected_clone,
+    |db: Db| async move {
+        if let Some(settings) = with_redis(db.settings()) {
+            far_apart_scans_of_a_code_make_it_a_suspected_clone(settings).await;
+        }
+    }
+);
+
+/// Far apart, but not within the window.
+async fn far_apart_scans_outside_the_window_are_genuine(mut settings: Settings) {
+    settings.clone_window_secs = 1;
+    let s = seeded(settings).await;
+    let genuine = s.code("genuine").clone();
+    assert_eq!(
+        verdict_at(&s.app, &genuine, Some(ALMATY), None).await,
+        "genuine"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        verdict_at(&s.app, &genuine, Some(ASTANA), None).await,
+        "genuine"
+    );
+    s.app.stop().await;
+}
+
+on_every_database!(
+    scans_far_apart_outside_the_window_are_genuine,
+    |db: Db| async move {
+        far_apart_scans_outside_the_window_are_genuine(db.settings()).await;
+    }
+);
+
+on_every_database!(
+    with_redis_scans_far_apart_outside_the_window_are_genuine,
+    |db: Db| async move {
+        if let Some(settings) = with_redis(db.settings()) {
+            far_apart_scans_outside_the_window_are_genuine(settings).await;
+        }
+    }
+);
+
+on_every_database!(
+    with_redis_two_instances_see_each_others_sightings,
+    |db: Db| async move {
+        let Some(settings) = with_redis(db.settings()) else {
+            return;
+        };
+        let s = seeded(settings.clone()).await;
+        let other = TestApp::spawn(settings).await;
+        let genuine = s.code("genuine").clone();
+        assert_eq!(
+            verdict_at(&s.app, &genuine, Some(ALMATY), None).await,
+            "genuine"
+        );
+        assert_eq!(
+            verdict_at(&other, &genuine, Some(ASTANA), None).await,
+            "suspected_clone"
+        );
+        other.stop().await;
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    without_redis_two_instances_do_not_share_sightings,
+    |db: Db| async move {
+        let settings = db.settings();
+        let s = seeded(settings.clone()).await;
+        let other = TestApp::spawn(settings).await;
+        let genuine = s.code("genuine").clone();
+        assert_eq!(
+            verdict_at(&s.app, &genuine, Some(ALMATY), None).await,
+            "genuine"
+        );
+        // The documented limit of the in-process default: one instance.
+        assert_eq!(
+            verdict_at(&other, &genuine, Some(ASTANA), None).await,
+            "genuine"
+        );
+        other.stop().await;
+        s.app.stop().await;
+    }
+);
+
+on_every_database!(
+    a_sold_code_checked_as_offered_for_sale_is_a_suspected_clone,
+    |db: Db| async move {
+        use tanba_locales::{Lang, text};
+        let s = seeded(db.settings()).await;
+        let sold = s.code("sold").clone();
+        assert_eq!(verdict_at(&s.app, &sold, None, None).await, "sold");
+        assert_eq!(verdict_at(&s.app, &sold, None, Some("check")).await, "sold");
+        for lang in [Lang::Kk, Lang::Ru] {
+            let (status, body) = scan_with(&s.app, &sold, None, Some("shop"), lang.as_str()).await;
+            assert_eq!(status, 200);
+            assert_eq!(body["verdict"], "suspected_clone", "{body}");
+            assert_eq!(body["suspicion"]["reason"], "offered_after_sale");
+            assert_eq!(
+                body["suspicion"]["text"],
+                text(lang, "scan-clone-offered-after-sale")
+            );
+            assert_eq!(body["status"], "RETIRED");
+        }
+        // The page from a label's QR code, checked in a shop.
+        let page = s
+            .app
+            .client
+            .get(format!(
+                "{}&context=shop&lang=kk",
+                sold.digital_link(&s.app.base)
+            ))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert!(page.contains("data-verdict=\"suspected_clone\""), "{page}");
+        assert!(page.contains(&tanba_api::routes::codes::escape(&text(
+            Lang::Kk,
+            "scan-clone-offered-after-sale"
+        ))));
+        // In a shop is where a genuine code belongs; the others keep theirs.
+        for (label, expected) in [
+            ("genuine", "genuine"),
+            ("blocked", "blocked"),
+            ("not_in_circulation", "not_in_circulation"),
+            ("written_off", "written_off"),
+        ] {
+            let code = s.code(label).clone();
+            assert_eq!(
+                verdict_at(&s.app, &code, None, Some("shop")).await,
+                expected
+            );
+        }
+        assert_eq!(
+            verdict_at(&s.app, &s.forged(), None, Some("shop")).await,
+            "invalid_signature"
+        );
+        s.app.stop().await;
     }
 );
 

@@ -26,7 +26,9 @@
 //! cache or, on a miss, the database; the signature of a code that is not
 //! stored is checked against the operator's keys. A stored code is judged
 //! by its stored tail: a scanned tail that differs is a forgery, whatever
-//! the keys say.
+//! the keys say. Clone suspicion comes from the code's recent sightings
+//! (`crate::sightings`, asked only for a located scan of a code that could
+//! be a clone) and from the context.
 //!
 //! Every scan of a parsable unit code is then recorded (`crate::scans`): put
 //! in a queue and written behind the answer, which never waits for it.
@@ -51,7 +53,7 @@ use crate::error::ApiError;
 use crate::lang::RequestLang;
 use crate::reference::Dictionary;
 use crate::scans::{Channel, Context, NewScan};
-use crate::sightings::Place;
+use crate::sightings::{Place, Sighting};
 use crate::startup::AppState;
 
 /// Registers this module's routes.
@@ -59,9 +61,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(scan).service(digital_link);
 }
 
-/// What a scan concludes. Computed, never stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a scan concludes. Computed, never stored (the scans table keeps
+/// what was answered, for statistics). On the wire: [`Verdict::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Stored, signature matches, in circulation (INTRODUCED), not blocked.
     Genuine,
@@ -79,10 +81,50 @@ pub enum Verdict {
     WrittenOff,
     /// Blocked by an inspector: wins over the status.
     Blocked,
-    /// Scans far apart within a short time, or a scan after the sale.
-    /// Reserved: it comes with scan recording (clone detection), which is
-    /// not built yet; no answer carries it today.
-    SuspectedClone,
+    /// A code that is otherwise genuine or sold, with a clue that another
+    /// label carries it too (see [`verdict`]).
+    SuspectedClone(CloneReason),
+}
+
+/// Why a scan suspects a clone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneReason {
+    /// Seen further than `clone_distance_km` from here within
+    /// `clone_window_secs`.
+    FarApart,
+    /// Sold, and checked as offered for sale (`context=shop`).
+    OfferedAfterSale,
+}
+
+impl CloneReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FarApart => "far_apart",
+            Self::OfferedAfterSale => "offered_after_sale",
+        }
+    }
+
+    /// `scan-clone-…` in `locales/*/scan.ftl`: the line that says why.
+    pub fn message_key(self) -> String {
+        format!("scan-clone-{}", self.as_str().replace('_', "-"))
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What a scan knows besides the card and the signature: the clues of the
+/// clone rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Clues {
+    /// The code was seen further than `clone_distance_km` from this scan's
+    /// place within `clone_window_secs` ([`crate::sightings`]).
+    pub seen_far_apart: bool,
+    /// Why it is checked (`?context=`).
+    pub context: Context,
 }
 
 impl Verdict {
@@ -95,7 +137,7 @@ impl Verdict {
             Self::Sold => "sold",
             Self::WrittenOff => "written_off",
             Self::Blocked => "blocked",
-            Self::SuspectedClone => "suspected_clone",
+            Self::SuspectedClone(_) => "suspected_clone",
         }
     }
 
@@ -107,6 +149,13 @@ impl Verdict {
     /// Whether the banner is green.
     pub fn is_good(self) -> bool {
         self == Self::Genuine
+    }
+
+    /// Whether clues can turn this verdict into `suspected_clone`: only a
+    /// code whose label is the operator's and that may be in a buyer's hands
+    /// (see [`verdict`]). Sightings are kept only for these.
+    pub fn may_become_clone(self) -> bool {
+        matches!(self, Self::Genuine | Self::Sold)
     }
 }
 
@@ -132,7 +181,38 @@ fn against_stored(code: &MarkingCode, card: &Card) -> SignatureStatus {
 /// A stored code scanned without its tail (a Digital Link typed by hand, a
 /// human-readable text without 91/92) is judged by its status: the database
 /// knows it, and the missing tail is reported as `signature: missing`.
-pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
+///
+/// Precedence, first match wins:
+///
+/// 1. Not stored: `not_found` when the operator's signature is valid,
+///    `invalid_signature` otherwise. An unknown code is no clone of anything
+///    the register knows.
+/// 2. Stored, but the scanned tail is not the stored one:
+///    `invalid_signature` (a forged label, whatever the clues).
+/// 3. Blocked by an inspector: `blocked`, over every status and clue.
+/// 4. `not_in_circulation` (EMITTED, APPLIED, or withdrawn for a reason other
+///    than a sale) and `written_off` keep their verdict: they already say the
+///    product must not be sold.
+/// 5. Sold and checked with `context=shop`: `suspected_clone`
+///    (`offered_after_sale`) — a sold unit is not on sale again.
+/// 6. Genuine or sold, and seen far apart within the window:
+///    `suspected_clone` (`far_apart`).
+/// 7. Otherwise the status speaks: `genuine` (INTRODUCED) or `sold`.
+pub fn verdict(card: Option<&Card>, signature: SignatureStatus, clues: Clues) -> Verdict {
+    let own = own_verdict(card, signature);
+    match own {
+        Verdict::Sold if clues.context == Context::Shop => {
+            Verdict::SuspectedClone(CloneReason::OfferedAfterSale)
+        }
+        own if own.may_become_clone() && clues.seen_far_apart => {
+            Verdict::SuspectedClone(CloneReason::FarApart)
+        }
+        own => own,
+    }
+}
+
+/// Rules 1–4 and 7 of [`verdict`]: what the card and signature say alone.
+fn own_verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
     let Some(card) = card else {
         return match signature {
             SignatureStatus::Valid => Verdict::NotFound,
@@ -161,6 +241,8 @@ pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
 pub struct ScanAnswer {
     pub verdict: Verdict,
     pub verdict_text: String,
+    /// Why a clone is suspected; `null` for every other verdict.
+    pub suspicion: Option<Suspicion>,
     /// `valid`, `invalid`, `unknown_key` or `missing`.
     pub signature: &'static str,
     /// `EMITTED`, `APPLIED`, `INTRODUCED`, `RETIRED`, `WRITTEN_OFF`; `null`
@@ -174,6 +256,13 @@ pub struct ScanAnswer {
     /// where it has not happened or is not recorded yet.
     pub life: Option<Life>,
     pub lang: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Suspicion {
+    /// `far_apart` or `offered_after_sale`.
+    pub reason: &'static str,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -281,9 +370,9 @@ fn answer(
     code: &MarkingCode,
     card: Option<&Card>,
     signature: SignatureStatus,
+    verdict: Verdict,
     lang: Lang,
 ) -> ScanAnswer {
-    let verdict = verdict(card, signature);
     // A forged tail on a real serial: the label is not the operator's, so
     // nothing stored about the real code is shown next to it.
     let shown = card.filter(|_| verdict != Verdict::InvalidSignature);
@@ -329,9 +418,21 @@ fn answer(
             photo_url: p.photo_url.clone(),
         }
     });
+    let suspicion = match verdict {
+        Verdict::SuspectedClone(reason) => Some(Suspicion {
+            reason: reason.as_str(),
+            text: text_with(
+                lang,
+                &reason.message_key(),
+                &[("km", &state.settings.clone_distance_km.to_string())],
+            ),
+        }),
+        _ => None,
+    };
     ScanAnswer {
         verdict,
         verdict_text: text(lang, &verdict.message_key()),
+        suspicion,
         signature: signature.as_str(),
         status: shown.map(|c| c.code.state.status.name()),
         status_text: shown.map(|c| text(lang, &status_key(c.code.state.status))),
@@ -441,7 +542,22 @@ async fn check(
         Some(card) => against_stored(&code, card),
         None => state.scan_keys.verify(store, &code).await,
     };
-    let answer = answer(state, &code, card.as_ref(), signature, lang);
+    // Sightings are asked (and kept) only where they can change the
+    // verdict: a located scan of a code that may become a clone.
+    let seen_far_apart = match circumstances.place {
+        Some(place) if own_verdict(card.as_ref(), signature).may_become_clone() => {
+            state
+                .sightings
+                .seen_far_apart(&code.identity(), Sighting { at, place })
+                .await
+        }
+        _ => false,
+    };
+    let clues = Clues {
+        seen_far_apart,
+        context: circumstances.context,
+    };
+    let verdict = verdict(card.as_ref(), signature, clues);
     state.scans.record(NewScan {
         gtin: code.gtin().clone(),
         serial: code.serial().clone(),
@@ -449,9 +565,16 @@ async fn check(
         place: circumstances.place.map(|p| (p.lat(), p.lon())),
         channel,
         context: circumstances.context,
-        verdict: answer.verdict.as_str(),
+        verdict: verdict.as_str(),
     });
-    Ok(answer)
+    Ok(answer(
+        state,
+        &code,
+        card.as_ref(),
+        signature,
+        verdict,
+        lang,
+    ))
 }
 
 /// 400 `code_malformed` with the parser's own reason: its machine code, AI
@@ -685,10 +808,14 @@ fn card_html(a: &ScanAnswer, lang: Lang) -> String {
     let not_stated = t("scan-not-stated");
     let mut out = String::new();
     out.push_str(&format!(
-        "<div class=\"verdict {}\" role=\"status\" data-verdict=\"{}\">{}{}</div>",
+        "<div class=\"verdict {}\" role=\"status\" data-verdict=\"{}\">{}{}{}</div>",
         if a.verdict.is_good() { "ok" } else { "bad" },
         a.verdict.as_str(),
         escape(&a.verdict_text),
+        a.suspicion
+            .as_ref()
+            .map(|s| format!("<small>{}</small>", escape(&s.text)))
+            .unwrap_or_default(),
         a.status_text
             .as_deref()
             .map(|s| format!(
@@ -794,7 +921,175 @@ fn card_html(a: &ScanAnswer, lang: Lang) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use tanba_core::lifecycle::{CodeState, WithdrawalReason, WriteOffReason};
+
     use super::*;
+    use crate::cache::CodeCard;
+
+    fn stored(status: Status, blocked: bool) -> Card {
+        Card {
+            code: Arc::new(CodeCard {
+                key_id: "TK01".to_owned(),
+                crypto_tail: "t".repeat(86),
+                state: CodeState { status, blocked },
+                emitted_at: 0,
+            }),
+            product: None,
+        }
+    }
+
+    #[test]
+    fn the_verdict_follows_its_precedence() {
+        use SignatureStatus::{Invalid, Missing, UnknownKey, Valid};
+        use Verdict::*;
+        let sold = Status::Retired(WithdrawalReason::Retail);
+        let exported = Status::Retired(WithdrawalReason::EecExport);
+        let lost = Status::WrittenOff(WriteOffReason::KmLost);
+        let far = CloneReason::FarApart;
+        let after_sale = CloneReason::OfferedAfterSale;
+        // (stored status and blocked flag, signature, seen far apart, context) → verdict
+        let cases = [
+            (None, Valid, true, Context::Shop, NotFound),
+            (None, Invalid, true, Context::Shop, InvalidSignature),
+            (None, Missing, false, Context::Check, InvalidSignature),
+            (
+                Some((Status::Introduced, false)),
+                Invalid,
+                true,
+                Context::Shop,
+                InvalidSignature,
+            ),
+            (
+                Some((Status::Introduced, false)),
+                UnknownKey,
+                false,
+                Context::Check,
+                InvalidSignature,
+            ),
+            (
+                Some((Status::Introduced, true)),
+                Valid,
+                true,
+                Context::Shop,
+                Blocked,
+            ),
+            (Some((sold, true)), Valid, true, Context::Shop, Blocked),
+            (
+                Some((Status::Emitted, false)),
+                Valid,
+                true,
+                Context::Shop,
+                NotInCirculation,
+            ),
+            (
+                Some((Status::Applied, false)),
+                Valid,
+                true,
+                Context::Check,
+                NotInCirculation,
+            ),
+            (
+                Some((exported, false)),
+                Valid,
+                true,
+                Context::Shop,
+                NotInCirculation,
+            ),
+            (Some((lost, false)), Valid, true, Context::Shop, WrittenOff),
+            (Some((sold, false)), Valid, false, Context::Check, Sold),
+            (
+                Some((sold, false)),
+                Missing,
+                false,
+                Context::Shop,
+                SuspectedClone(after_sale),
+            ),
+            (
+                Some((sold, false)),
+                Valid,
+                true,
+                Context::Shop,
+                SuspectedClone(after_sale),
+            ),
+            (
+                Some((sold, false)),
+                Valid,
+                true,
+                Context::Check,
+                SuspectedClone(far),
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Valid,
+                false,
+                Context::Shop,
+                Genuine,
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Missing,
+                false,
+                Context::Check,
+                Genuine,
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Valid,
+                true,
+                Context::Check,
+                SuspectedClone(far),
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Valid,
+                true,
+                Context::Shop,
+                SuspectedClone(far),
+            ),
+        ];
+        for (state, signature, seen_far_apart, context, expected) in cases {
+            let card = state.map(|(status, blocked)| stored(status, blocked));
+            let clues = Clues {
+                seen_far_apart,
+                context,
+            };
+            assert_eq!(
+                verdict(card.as_ref(), signature, clues),
+                expected,
+                "{state:?} {signature:?} {clues:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_verdict_and_reason_has_its_words_in_both_languages() {
+        let verdicts = [
+            Verdict::Genuine,
+            Verdict::NotFound,
+            Verdict::InvalidSignature,
+            Verdict::NotInCirculation,
+            Verdict::Sold,
+            Verdict::WrittenOff,
+            Verdict::Blocked,
+            Verdict::SuspectedClone(CloneReason::FarApart),
+        ];
+        let keys = verdicts
+            .iter()
+            .map(|v| v.message_key())
+            .chain([CloneReason::FarApart, CloneReason::OfferedAfterSale].map(|r| r.message_key()));
+        for key in keys {
+            for lang in Lang::ALL {
+                assert!(tanba_locales::has(lang, &key), "{key} in {lang}");
+            }
+        }
+        assert_eq!(
+            serde_json::to_value(Verdict::SuspectedClone(CloneReason::OfferedAfterSale))
+                .expect("json"),
+            "suspected_clone"
+        );
+    }
 
     #[test]
     fn a_scan_reads_its_place_and_context_from_the_query() {
