@@ -1146,6 +1146,16 @@ on_every_database!(
     }
 );
 
+on_every_database!(
+    with_redis_unreachable_scans_far_apart_still_make_a_suspected_clone,
+    |db: Db| async move {
+        // Nothing listens on port 1: the sightings are kept in process.
+        let mut settings = db.settings();
+        settings.redis_url = Some("redis://127.0.0.1:1".to_owned());
+        far_apart_scans_of_a_code_make_it_a_suspected_clone(settings).await;
+    }
+);
+
 /// Far apart, but not within the window.
 async fn far_apart_scans_outside_the_window_are_genuine(mut settings: Settings) {
     settings.clone_window_secs = 1;
