@@ -9,7 +9,9 @@
 #   5. Tanba's scan with Redis configured but unreachable (a closed port, as
 #      when Redis is stopped): the cache steps aside, the database answers.
 # Everything runs on loopback; the load generator shares the two cores with
-# the servers, so the figures compare, they do not promise.
+# the servers, so the figures compare, they do not promise. Scan recording
+# is on (the default, as in production): every request is also written to
+# the scans table behind its answer, on the same cores.
 #
 #   bench/scan.sh            15 s per run
 #   DURATION=30 bench/scan.sh

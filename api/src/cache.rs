@@ -1,32 +1,44 @@
-//! The scan cache: what a scan needs about a code (its stored signature and
-//! state, and its product's card), kept by the code's identity
-//! (`MarkingCode::identity()`, `01<GTIN>21<serial>`), and the operator's
-//! public keys held in memory.
+//! The scan cache: what a scan needs about a code, in two parts kept apart
+//! so that each is forgotten when it changes —
 //!
-//! One interface, [`CardCache`], two places to keep the cards:
+//! - per code (by `MarkingCode::identity()`, `01<GTIN>21<serial>`): its
+//!   stored signature and state ([`CodeCard`]), forgotten by
+//!   [`CardCache::invalidate`] after a status change;
+//! - per GTIN: its product's card ([`CardProduct`]), forgotten by
+//!   [`CardCache::invalidate_product`] after the catalogue changes it —
 //!
-//! - in process (moka), the default: nothing to install, one instance;
+//! and the operator's public keys held in memory ([`ScanKeys`]).
+//!
+//! One interface, [`CardCache`], two places to keep them:
+//!
+//! - in process (moka), the default: nothing to install, one instance; a
+//!   scan is two in-memory lookups;
 //! - Redis, when `redis_url` is set: shared by every instance behind a load
-//!   balancer, so a card loaded by one is a hit for all.
+//!   balancer, so an entry loaded by one is a hit for all; a scan is ONE
+//!   round trip (`MGET` of the code's and the GTIN's keys: the GTIN is known
+//!   from the parsed code, before anything is read).
 //!
 //! **The cache is never the source of truth.** Every path answers from the
-//! database when Redis is slow or down (a warning is logged, the scan
-//! succeeds); after a failure Redis is left alone for a second, so an outage
-//! costs one failed round trip a second, not one per scan. Every committed
-//! status change must call [`CardCache::invalidate`].
+//! database when Redis is slow or down: the connection is shared through
+//! [`RedisLink`], which never makes a scan wait for a connect and leaves
+//! Redis alone for a second after a failure. Every committed status change
+//! must call [`CardCache::invalidate`], every product change
+//! [`CardCache::invalidate_product`].
 //!
-//! "No such code" is cached too, briefly (`cache_not_found_secs`): a flood of
-//! scans of a made-up code then costs one database read per interval, while a
-//! code emitted just after a scan is found soon after.
+//! "No such code" and "no such product" are cached too, briefly
+//! (`cache_not_found_secs`): a flood of scans of a made-up code then costs
+//! one database read per interval, while a code emitted (or a product
+//! registered) just after a scan is found soon after.
 //!
-//! Only one request loads a missing card (single flight): moka's
-//! `try_get_with` coalesces concurrent loads of one key; in front of Redis an
-//! in-process map of loads in flight does the same per instance (across
-//! instances, a few concurrent loads of one cold code are harmless).
+//! Only one request loads a missing entry (single flight), for codes and for
+//! products alike: moka's `try_get_with` coalesces concurrent loads of one
+//! key; in front of Redis an in-process map of loads in flight does the same
+//! per instance (across instances, a few concurrent loads of one cold entry
+//! are harmless).
 //!
-//! Known trade-off: a load that read the database just before a status change
-//! committed can store the old card just after `invalidate` ran; it lives at
-//! most `cache_ttl_secs`. Status changes arrive with the document flow; a
+//! Known trade-off: a load that read the database just before a change
+//! committed can store the old entry just after `invalidate` ran; it lives
+//! at most `cache_ttl_secs`. Status changes arrive with the document flow; a
 //! versioned entry (the event sequence number) closes this when they do.
 
 use std::collections::HashMap;
@@ -35,29 +47,46 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use redis::AsyncCommands as _;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tanba_core::MarkingCode;
 use tanba_core::crypto::{Keyring, PublicKey, SignatureStatus};
 use tanba_core::lifecycle::CodeState;
+use tanba_core::{Gtin, MarkingCode};
 
+use crate::redis_link::RedisLink;
 use crate::settings::Settings;
 use crate::store::{ProductCard, Store, StoredCode};
 
-/// What a scan needs to know about a stored code, in any language: the
-/// language is applied when the answer is rendered. No owner, no order.
+/// What a scan needs to know about a stored code itself, in any language.
+/// No owner, no order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Card {
+pub struct CodeCard {
     /// The key id (AI 91) and crypto tail (AI 92) the code was issued with.
     pub key_id: String,
     pub crypto_tail: String,
     pub state: CodeState,
     /// Unix seconds.
     pub emitted_at: i64,
-    /// The product's card; `None` when the GTIN is not in the catalogue.
-    pub product: Option<CardProduct>,
+}
+
+impl From<StoredCode> for CodeCard {
+    fn from(stored: StoredCode) -> Self {
+        CodeCard {
+            key_id: stored
+                .code
+                .key_id()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
+            crypto_tail: stored
+                .code
+                .crypto_tail()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            state: stored.state,
+            emitted_at: stored.emitted_at,
+        }
+    }
 }
 
 /// The public fields of a product card (see [`ProductCard`]). Its own type
@@ -108,53 +137,58 @@ impl From<ProductCard> for CardProduct {
     }
 }
 
-impl Card {
-    /// The card of a stored code and its product.
-    pub fn new(stored: StoredCode, product: Option<ProductCard>) -> Card {
-        Card {
-            key_id: stored
-                .code
-                .key_id()
-                .map(|k| k.as_str().to_owned())
-                .unwrap_or_default(),
-            crypto_tail: stored
-                .code
-                .crypto_tail()
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            state: stored.state,
-            emitted_at: stored.emitted_at,
-            product: product.map(CardProduct::from),
-        }
-    }
-
-    /// Loads the card of a code from the store: `None` when it is not stored.
-    pub async fn load(store: &Store, code: &MarkingCode) -> anyhow::Result<Option<Card>> {
-        let Some(stored) = store.code_for_scan(code.gtin(), code.serial()).await? else {
-            return Ok(None);
-        };
-        let product = store.product_card(code.gtin()).await?;
-        Ok(Some(Card::new(stored, product)))
-    }
+/// What a scan gets for a stored code: the code's part and its product's
+/// part, each shared with the cache (no copy per scan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub code: Arc<CodeCard>,
+    /// `None` when the GTIN is not in the catalogue.
+    pub product: Option<Arc<CardProduct>>,
 }
 
-/// A cached answer: the card, or `None` for "no such code".
-pub type Cached = Arc<Option<Card>>;
+/// Where the cache loads what it does not hold: the store in the service,
+/// a stand-in in tests.
+pub trait CardSource {
+    /// The stored code, or `None` when it is not stored.
+    fn code(
+        &self,
+        code: &MarkingCode,
+    ) -> impl Future<Output = anyhow::Result<Option<CodeCard>>> + Send;
+    /// The GTIN's product card, or `None` when it is not in the catalogue.
+    fn product(
+        &self,
+        gtin: &Gtin,
+    ) -> impl Future<Output = anyhow::Result<Option<CardProduct>>> + Send;
+}
+
+impl CardSource for Store {
+    async fn code(&self, code: &MarkingCode) -> anyhow::Result<Option<CodeCard>> {
+        let stored = self.code_for_scan(code.gtin(), code.serial()).await?;
+        Ok(stored.map(CodeCard::from))
+    }
+
+    async fn product(&self, gtin: &Gtin) -> anyhow::Result<Option<CardProduct>> {
+        Ok(self.product_card(gtin).await?.map(CardProduct::from))
+    }
+}
 
 /// Counters, for tests and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
-    /// Answers served without loading from the database (including requests
-    /// that waited for another request's load).
+    /// Lookups answered without any database read (including lookups that
+    /// waited for another request's load).
     pub hits: u64,
-    /// Loads from the database.
-    pub loads: u64,
+    /// Loads of a code from the database.
+    pub code_loads: u64,
+    /// Loads of a product card from the database.
+    pub product_loads: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     hits: AtomicU64,
-    loads: AtomicU64,
+    code_loads: AtomicU64,
+    product_loads: AtomicU64,
 }
 
 /// The scan cache; cheap to share (`Arc`), one per process.
@@ -164,8 +198,8 @@ pub struct CardCache {
 }
 
 enum Backend {
-    Memory(moka::future::Cache<String, Cached>),
-    // Boxed: far larger than the moka handle, and made once per process.
+    Memory(MemoryCards),
+    // Boxed: far larger than the moka handles, and made once per process.
     Redis(Box<RedisCards>),
 }
 
@@ -182,17 +216,23 @@ impl std::fmt::Debug for CardCache {
     }
 }
 
-/// Found cards live `found`, "no such code" lives `not_found`.
+/// A cached code: `None` for "no such code".
+type CachedCode = Option<Arc<CodeCard>>;
+/// A cached product: `None` for "no such product".
+type CachedProduct = Option<Arc<CardProduct>>;
+
+/// Found entries live `found`, "no such …" lives `not_found`.
+#[derive(Clone)]
 struct ByKind {
     found: Duration,
     not_found: Duration,
 }
 
-impl moka::Expiry<String, Cached> for ByKind {
+impl<T> moka::Expiry<String, Option<T>> for ByKind {
     fn expire_after_create(
         &self,
         _key: &String,
-        value: &Cached,
+        value: &Option<T>,
         _created_at: Instant,
     ) -> Option<Duration> {
         Some(if value.is_some() {
@@ -203,265 +243,301 @@ impl moka::Expiry<String, Cached> for ByKind {
     }
 }
 
+fn shared_error(e: Arc<anyhow::Error>) -> anyhow::Error {
+    anyhow::anyhow!("{e:#}")
+}
+
 impl CardCache {
-    /// The cache the settings ask for: Redis when `redis_url` is set (not
-    /// connected yet: a Redis that is down does not stop the service), else
-    /// in process.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<CardCache> {
+    /// The cache the settings ask for: in Redis through `redis` when
+    /// `redis_url` is set, else in process.
+    pub fn from_settings(settings: &Settings, redis: Option<Arc<RedisLink>>) -> CardCache {
         let ttl = Duration::from_secs(settings.cache_ttl_secs);
         let not_found = Duration::from_secs(settings.cache_not_found_secs);
-        match &settings.redis_url {
-            Some(url) => Self::redis(url, &settings.redis_prefix, ttl, not_found),
-            None => Ok(Self::in_memory(settings.cache_capacity, ttl, not_found)),
+        match redis {
+            Some(link) => Self::redis(link, ttl, not_found),
+            None => Self::in_memory(settings.cache_capacity, ttl, not_found),
         }
     }
 
-    /// An in-process cache of at most `capacity` entries.
+    /// An in-process cache of at most `capacity` codes (and as many products).
     pub fn in_memory(capacity: u64, ttl: Duration, not_found_ttl: Duration) -> CardCache {
-        let cache = moka::future::Cache::builder()
-            .max_capacity(capacity)
-            .expire_after(ByKind {
-                found: ttl,
-                not_found: not_found_ttl,
-            })
-            .build();
+        let expiry = ByKind {
+            found: ttl,
+            not_found: not_found_ttl,
+        };
         CardCache {
-            backend: Backend::Memory(cache),
+            backend: Backend::Memory(MemoryCards {
+                codes: moka::future::Cache::builder()
+                    .max_capacity(capacity)
+                    .expire_after(expiry.clone())
+                    .build(),
+                products: moka::future::Cache::builder()
+                    .max_capacity(capacity)
+                    .expire_after(expiry)
+                    .build(),
+            }),
             counters: Counters::default(),
         }
     }
 
-    /// A cache in Redis at `url`, every key starting with `prefix`.
-    pub fn redis(
-        url: &str,
-        prefix: &str,
-        ttl: Duration,
-        not_found_ttl: Duration,
-    ) -> anyhow::Result<CardCache> {
-        let client = redis::Client::open(url).context("redis_url is not a Redis URL")?;
-        Ok(CardCache {
+    /// A cache in Redis, reached through `link` (whose prefix starts every key).
+    pub fn redis(link: Arc<RedisLink>, ttl: Duration, not_found_ttl: Duration) -> CardCache {
+        CardCache {
             backend: Backend::Redis(Box::new(RedisCards {
-                client,
-                prefix: format!("{prefix}card:"),
+                link,
                 ttl,
                 not_found_ttl,
-                connection: tokio::sync::Mutex::new(None),
-                pause_until: Mutex::new(None),
-                in_flight: Mutex::new(HashMap::new()),
+                code_flights: Mutex::new(HashMap::new()),
+                product_flights: Mutex::new(HashMap::new()),
             })),
             counters: Counters::default(),
-        })
+        }
     }
 
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             hits: self.counters.hits.load(Ordering::Relaxed),
-            loads: self.counters.loads.load(Ordering::Relaxed),
+            code_loads: self.counters.code_loads.load(Ordering::Relaxed),
+            product_loads: self.counters.product_loads.load(Ordering::Relaxed),
         }
     }
 
-    /// The cached answer for `identity`, or `load`'s, which is then cached.
-    /// Concurrent calls for one missing identity run one `load`; the others
-    /// wait for its answer. A failed load is not cached.
-    pub async fn get_or_load<F, Fut>(&self, identity: &str, load: F) -> anyhow::Result<Cached>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = anyhow::Result<Option<Card>>>,
-    {
+    /// The card of `code`: `None` when it is not stored. What the cache
+    /// lacks is loaded from `source` (one load per missing entry, however
+    /// many scans ask at once) and cached; a failed load is not cached. The
+    /// product is looked up only for a stored code.
+    pub async fn card(
+        &self,
+        code: &MarkingCode,
+        source: &impl CardSource,
+    ) -> anyhow::Result<Option<Card>> {
+        let identity = code.identity();
         let loaded_here = AtomicBool::new(false);
-        let counted_load = async {
+        let load_code = || async {
             loaded_here.store(true, Ordering::Relaxed);
-            self.counters.loads.fetch_add(1, Ordering::Relaxed);
-            load().await
+            self.counters.code_loads.fetch_add(1, Ordering::Relaxed);
+            Ok(source.code(code).await?.map(Arc::new))
         };
-        let answer = match &self.backend {
-            Backend::Memory(cache) => {
-                if let Some(hit) = cache.get(identity).await {
-                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(hit);
-                }
-                cache
-                    .try_get_with(identity.to_owned(), async {
-                        counted_load.await.map(Arc::new)
-                    })
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:#}"))?
+        let load_product = || async {
+            loaded_here.store(true, Ordering::Relaxed);
+            self.counters.product_loads.fetch_add(1, Ordering::Relaxed);
+            Ok(source.product(code.gtin()).await?.map(Arc::new))
+        };
+        let gtin = code.gtin().as_str();
+        let card = match &self.backend {
+            Backend::Memory(memory) => {
+                memory
+                    .card(&identity, gtin, load_code, load_product)
+                    .await?
             }
-            Backend::Redis(redis) => redis.get_or_load(identity, counted_load).await?,
+            Backend::Redis(redis) => redis.card(&identity, gtin, load_code, load_product).await?,
         };
         if !loaded_here.load(Ordering::Relaxed) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(answer)
+        Ok(card)
     }
 
-    /// Forgets the card of `identity`: call after every committed change of
-    /// the code's status, blocked flag or product card.
+    /// Forgets the code part of `identity`'s card: call after every
+    /// committed change of the code's status or blocked flag.
     pub async fn invalidate(&self, identity: &str) {
         match &self.backend {
-            Backend::Memory(cache) => cache.invalidate(identity).await,
-            Backend::Redis(redis) => redis.delete(identity).await,
+            Backend::Memory(memory) => memory.codes.invalidate(identity).await,
+            Backend::Redis(redis) => redis.delete(redis.link.key(CODE_KEY, identity)).await,
+        }
+    }
+
+    /// Forgets the product card of `gtin`: call after every committed
+    /// creation or change of a product, so the next scan shows it.
+    pub async fn invalidate_product(&self, gtin: &Gtin) {
+        match &self.backend {
+            Backend::Memory(memory) => memory.products.invalidate(gtin.as_str()).await,
+            Backend::Redis(redis) => {
+                redis
+                    .delete(redis.link.key(PRODUCT_KEY, gtin.as_str()))
+                    .await
+            }
         }
     }
 }
 
-/// How long Redis is left alone after it failed.
-const REDIS_PAUSE: Duration = Duration::from_secs(1);
-/// Longest wait for one Redis command or connection.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+struct MemoryCards {
+    codes: moka::future::Cache<String, CachedCode>,
+    products: moka::future::Cache<String, CachedProduct>,
+}
 
-type Flight = Arc<tokio::sync::OnceCell<Cached>>;
+impl MemoryCards {
+    async fn card<LC, FC, LP, FP>(
+        &self,
+        identity: &str,
+        gtin: &str,
+        load_code: LC,
+        load_product: LP,
+    ) -> anyhow::Result<Option<Card>>
+    where
+        LC: FnOnce() -> FC,
+        FC: Future<Output = anyhow::Result<CachedCode>>,
+        LP: FnOnce() -> FP,
+        FP: Future<Output = anyhow::Result<CachedProduct>>,
+    {
+        // `get` first: a hit then costs no key allocation.
+        let code = match self.codes.get(identity).await {
+            Some(hit) => hit,
+            None => self
+                .codes
+                .try_get_with(identity.to_owned(), load_code())
+                .await
+                .map_err(shared_error)?,
+        };
+        let Some(code) = code else {
+            return Ok(None);
+        };
+        let product = match self.products.get(gtin).await {
+            Some(hit) => hit,
+            None => self
+                .products
+                .try_get_with(gtin.to_owned(), load_product())
+                .await
+                .map_err(shared_error)?,
+        };
+        Ok(Some(Card { code, product }))
+    }
+}
+
+/// Key kinds in Redis: `<prefix>code:<identity>`, `<prefix>product:<GTIN>`.
+const CODE_KEY: &str = "code:";
+const PRODUCT_KEY: &str = "product:";
+
+type Flights<T> = Mutex<HashMap<String, Arc<tokio::sync::OnceCell<T>>>>;
 
 struct RedisCards {
-    client: redis::Client,
-    prefix: String,
+    link: Arc<RedisLink>,
     ttl: Duration,
     not_found_ttl: Duration,
-    /// Connected on first use, not at start: the service starts with Redis
-    /// down. The manager reconnects by itself after that.
-    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
-    /// After a failure, Redis is skipped until then.
-    pause_until: Mutex<Option<Instant>>,
-    /// Loads in flight in this process, by identity (single flight).
-    in_flight: Mutex<HashMap<String, Flight>>,
+    /// Lookups in flight in this process, by code identity (single flight).
+    code_flights: Flights<Option<Card>>,
+    /// Product loads in flight in this process, by GTIN (single flight
+    /// across different codes of one product).
+    product_flights: Flights<CachedProduct>,
+}
+
+/// Runs `init` once for all concurrent callers with the same `key`; they all
+/// get its answer. A failed `init` is not shared: the next caller runs its own.
+async fn single_flight<T: Clone>(
+    flights: &Flights<T>,
+    key: &str,
+    init: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let flight = flights
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.to_owned())
+        .or_default()
+        .clone();
+    let answer = flight.get_or_try_init(|| init).await.cloned();
+    let mut map = flights.lock().unwrap_or_else(|e| e.into_inner());
+    if map.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+        map.remove(key);
+    }
+    answer
+}
+
+/// A cached value as Redis holds it (JSON; `null` for "no such …"): `None`
+/// when absent or unreadable (written by another build, or damaged), which
+/// makes the caller load it again.
+fn decode<T: DeserializeOwned>(text: Option<String>) -> Option<Option<T>> {
+    let text = text?;
+    match serde_json::from_str(&text) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable cached entry; loading it again");
+            None
+        }
+    }
 }
 
 impl RedisCards {
-    fn key(&self, identity: &str) -> String {
-        format!("{}{identity}", self.prefix)
-    }
-
-    fn paused(&self) -> bool {
-        let until = self.pause_until.lock().unwrap_or_else(|e| e.into_inner());
-        until.is_some_and(|t| Instant::now() < t)
-    }
-
-    fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
-        tracing::warn!(%error, "redis {what} failed; answering from the database");
-        *self.pause_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Instant::now() + REDIS_PAUSE);
-    }
-
-    async fn connection(&self) -> Option<ConnectionManager> {
-        if self.paused() {
-            return None;
-        }
-        let mut slot = self.connection.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1);
-        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
-        match tokio::time::timeout(REDIS_TIMEOUT * 2, connect).await {
-            Ok(Ok(c)) => {
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Ok(Err(e)) => {
-                self.failed("connect", &e);
-                None
-            }
-            Err(_) => {
-                self.failed("connect", &"timed out");
-                None
-            }
-        }
-    }
-
-    async fn read(&self, identity: &str) -> Option<Option<Card>> {
-        let mut c = self.connection().await?;
-        let got: Result<Result<Option<String>, _>, _> =
-            tokio::time::timeout(REDIS_TIMEOUT, c.get(self.key(identity))).await;
-        match got {
-            Ok(Ok(Some(text))) => match serde_json::from_str(&text) {
-                Ok(card) => Some(card),
-                Err(e) => {
-                    // Written by another build, or damaged: reload it.
-                    tracing::warn!(error = %e, "unreadable cached card");
-                    None
+    /// One `MGET` of both keys; on a miss, one load per entry in this
+    /// process, whose answer is written back.
+    async fn card<LC, FC, LP, FP>(
+        &self,
+        identity: &str,
+        gtin: &str,
+        load_code: LC,
+        load_product: LP,
+    ) -> anyhow::Result<Option<Card>>
+    where
+        LC: FnOnce() -> FC,
+        FC: Future<Output = anyhow::Result<CachedCode>>,
+        LP: FnOnce() -> FP,
+        FP: Future<Output = anyhow::Result<CachedProduct>>,
+    {
+        single_flight(&self.code_flights, identity, async {
+            let code_key = self.link.key(CODE_KEY, identity);
+            let product_key = self.link.key(PRODUCT_KEY, gtin);
+            let mut mget = redis::cmd("MGET");
+            mget.arg(&code_key).arg(&product_key);
+            let (code_text, product_text): (Option<String>, Option<String>) = self
+                .link
+                .run(
+                    "MGET",
+                    |mut c| async move { mget.query_async(&mut c).await },
+                )
+                .await
+                .unwrap_or_default();
+            let code = match decode::<CodeCard>(code_text) {
+                Some(hit) => hit.map(Arc::new),
+                None => {
+                    let loaded = load_code().await?;
+                    self.write(code_key, loaded.as_deref()).await;
+                    loaded
                 }
-            },
-            Ok(Ok(None)) => None,
-            Ok(Err(e)) => {
-                self.failed("GET", &e);
-                None
-            }
-            Err(_) => {
-                self.failed("GET", &"timed out");
-                None
-            }
-        }
+            };
+            let Some(code) = code else {
+                return Ok(None);
+            };
+            let product = match decode::<CardProduct>(product_text) {
+                Some(hit) => hit.map(Arc::new),
+                None => {
+                    single_flight(&self.product_flights, gtin, async {
+                        let loaded = load_product().await?;
+                        self.write(product_key, loaded.as_deref()).await;
+                        Ok(loaded)
+                    })
+                    .await?
+                }
+            };
+            Ok(Some(Card { code, product }))
+        })
+        .await
     }
 
-    async fn write(&self, identity: &str, card: &Option<Card>) {
-        let Some(mut c) = self.connection().await else {
-            return;
-        };
-        let ttl = if card.is_some() {
+    async fn write<T: Serialize>(&self, key: String, value: Option<&T>) {
+        let ttl = if value.is_some() {
             self.ttl
         } else {
             self.not_found_ttl
         };
-        let Ok(text) = serde_json::to_string(card) else {
+        let Ok(text) = serde_json::to_string(&value) else {
             return;
         };
-        let set = c.set_ex::<_, _, ()>(self.key(identity), text, ttl.as_secs());
-        match tokio::time::timeout(REDIS_TIMEOUT, set).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.failed("SET", &e),
-            Err(_) => self.failed("SET", &"timed out"),
-        }
-    }
-
-    async fn delete(&self, identity: &str) {
-        let Some(mut c) = self.connection().await else {
-            tracing::warn!(
-                identity,
-                "redis is unavailable: a cached card may outlive its change for up to cache_ttl_secs"
-            );
-            return;
-        };
-        let del = c.del::<_, ()>(self.key(identity));
-        match tokio::time::timeout(REDIS_TIMEOUT, del).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.failed("DEL", &e),
-            Err(_) => self.failed("DEL", &"timed out"),
-        }
-    }
-
-    /// Redis first; on a miss one load per identity in this process, whose
-    /// answer is written back.
-    async fn get_or_load(
-        &self,
-        identity: &str,
-        load: impl Future<Output = anyhow::Result<Option<Card>>>,
-    ) -> anyhow::Result<Cached> {
-        let flight: Flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(identity.to_owned())
-            .or_default()
-            .clone();
-        let answer = flight
-            .get_or_try_init(|| async {
-                if let Some(hit) = self.read(identity).await {
-                    return Ok(Arc::new(hit));
-                }
-                let card = load.await?;
-                self.write(identity, &card).await;
-                Ok::<_, anyhow::Error>(Arc::new(card))
+        self.link
+            .run("SET", |mut c| async move {
+                c.set_ex::<_, _, ()>(key, text, ttl.as_secs()).await
             })
-            .await
-            .cloned();
-        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if map.get(identity).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            map.remove(identity);
+            .await;
+    }
+
+    async fn delete(&self, key: String) {
+        let deleted = self
+            .link
+            .run("DEL", |mut c| async move { c.del::<_, ()>(key).await })
+            .await;
+        if deleted.is_none() {
+            tracing::warn!(
+                "redis is unavailable: a cached entry may outlive its change for up to cache_ttl_secs"
+            );
         }
-        answer
     }
 }
 

@@ -13,6 +13,9 @@
 //! - [`keys`]: the operator's emission key files.
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 //! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
+//! - [`sightings`]: where each code was seen lately, for the clone verdict (in process or Redis).
+//! - [`scans`]: the scan recorder, writing every scan behind the answer, in batches.
+//! - [`redis_link`]: the one Redis connection, (re)connected in the background.
 //! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.
 //! - [`reports`]: citizens' violation reports: statuses, numbers and secrets,
 //!   control of the input, photos, abuse limits.
@@ -27,10 +30,13 @@ pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod lang;
+pub mod redis_link;
 pub mod reference;
 pub mod reports;
 pub mod routes;
+pub mod scans;
 pub mod settings;
+pub mod sightings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

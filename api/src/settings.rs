@@ -77,7 +77,8 @@ pub struct Settings {
     /// after a scan is found soon, yet a flood of scans of a made-up code
     /// does not reach the database each time.
     pub cache_not_found_secs: u64,
-    /// Most cards held by the in-process cache.
+    /// Most codes held by the in-process cache (and as many product cards,
+    /// and as many codes' recent sightings).
     pub cache_capacity: u64,
     /// Violation reports (`POST /v1/reports`) one client address may send
     /// in an hour, as a burst or spread out. Generous enough for a shop's
@@ -86,6 +87,25 @@ pub struct Settings {
     /// Violation reports one device (header `X-Device-Id`, sent by the app)
     /// may send in an hour.
     pub report_limit_per_device_per_hour: u32,
+    /// Longest wait, in milliseconds, for a Redis connect or command. A scan
+    /// never waits for a connect (that happens in the background); a
+    /// command that takes longer is given up, and the database answers.
+    pub redis_timeout_ms: u64,
+    /// Record every scan in the scans table (written behind the answer, in
+    /// batches). Off: nothing is recorded; clone detection still works, it
+    /// does not read the table.
+    pub scan_record: bool,
+    /// Scan records that may wait in memory for the writer. When the queue
+    /// is full (the database is slow or down), new records are dropped and
+    /// counted; the scan is answered all the same.
+    pub scan_record_queue: usize,
+    /// A code scanned from two places further apart than this, in
+    /// kilometres, within `clone_window_secs`, is `suspected_clone`.
+    pub clone_distance_km: u32,
+    /// The window of the rule above, in seconds. With the defaults (300 km
+    /// within an hour) a genuine product would have to travel faster than
+    /// any car or train, door to door faster than a flight.
+    pub clone_window_secs: u64,
 }
 
 impl Default for Settings {
@@ -112,6 +132,11 @@ impl Default for Settings {
             cache_capacity: 100_000,
             report_limit_per_ip_per_hour: 20,
             report_limit_per_device_per_hour: 5,
+            redis_timeout_ms: 500,
+            scan_record: true,
+            scan_record_queue: 65_536,
+            clone_distance_km: 300,
+            clone_window_secs: 3600,
         }
     }
 }
@@ -148,6 +173,11 @@ impl fmt::Debug for Settings {
                 "report_limit_per_device_per_hour",
                 &self.report_limit_per_device_per_hour,
             )
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("scan_record", &self.scan_record)
+            .field("scan_record_queue", &self.scan_record_queue)
+            .field("clone_distance_km", &self.clone_distance_km)
+            .field("clone_window_secs", &self.clone_window_secs)
             .finish()
     }
 }
@@ -298,6 +328,22 @@ impl Settings {
                 return Err(invalid(key, "must be between 1 and 100000"));
             }
         }
+        if !(10..=10_000).contains(&self.redis_timeout_ms) {
+            return Err(invalid("redis_timeout_ms", "must be between 10 and 10000"));
+        }
+        if !(1..=10_000_000).contains(&self.scan_record_queue) {
+            return Err(invalid(
+                "scan_record_queue",
+                "must be between 1 and 10000000",
+            ));
+        }
+        // Half the Earth's circumference: no two places are further apart.
+        if !(1..=20_000).contains(&self.clone_distance_km) {
+            return Err(invalid("clone_distance_km", "must be between 1 and 20000"));
+        }
+        if !(1..=86_400).contains(&self.clone_window_secs) {
+            return Err(invalid("clone_window_secs", "must be between 1 and 86400"));
+        }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
@@ -401,6 +447,13 @@ mod tests {
             err(&[("TANBA_REPORT_LIMIT_PER_DEVICE_PER_HOUR", "100001")])
                 .contains("`report_limit_per_device_per_hour`")
         );
+        assert!(err(&[("TANBA_REDIS_TIMEOUT_MS", "0")]).contains("`redis_timeout_ms`"));
+        assert!(err(&[("TANBA_SCAN_RECORD_QUEUE", "0")]).contains("`scan_record_queue`"));
+        assert!(err(&[("TANBA_SCAN_RECORD", "maybe")]).contains("scan_record"));
+        assert!(err(&[("TANBA_CLONE_DISTANCE_KM", "0")]).contains("`clone_distance_km`"));
+        assert!(err(&[("TANBA_CLONE_DISTANCE_KM", "20001")]).contains("`clone_distance_km`"));
+        assert!(err(&[("TANBA_CLONE_WINDOW_SECS", "0")]).contains("`clone_window_secs`"));
+        assert!(err(&[("TANBA_CLONE_WINDOW_SECS", "86401")]).contains("`clone_window_secs`"));
     }
 
     #[test]

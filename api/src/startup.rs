@@ -3,7 +3,8 @@
 //! The server takes its listener, so tests bind port 0 and learn the port;
 //! `tanba serve` binds the configured address. SIGINT and SIGTERM start a
 //! graceful shutdown: no new connections, requests in flight finish (up to
-//! `shutdown_timeout_secs`), then the database pool closes.
+//! `shutdown_timeout_secs`), then the scan recorder writes what it holds,
+//! then the database pool closes.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -36,8 +37,12 @@ pub struct AppState {
     /// The reference data (НСИ), synced into the store at start-up and read
     /// back from it: what every input is checked against.
     pub reference: crate::reference::Reference,
-    /// The scan cache: cards of scanned codes (in process or Redis).
+    /// The scan cache: codes' and products' cards (in process or Redis).
     pub cards: Arc<crate::cache::CardCache>,
+    /// Where codes were seen lately, for the clone verdict.
+    pub sightings: Arc<crate::sightings::Sightings>,
+    /// Records every scan behind the answer.
+    pub scans: Arc<crate::scans::ScanRecorder>,
     /// The operator's public keys, for codes the store does not hold.
     pub scan_keys: Arc<crate::cache::ScanKeys>,
     /// Rate limits on violation reports, per client address and device.
@@ -52,6 +57,9 @@ pub struct Application {
     server: Server,
     store: Store,
     cards: Arc<crate::cache::CardCache>,
+    scans: Arc<crate::scans::ScanRecorder>,
+    scan_writer: Option<crate::scans::ScanWriter>,
+    shutdown_timeout: std::time::Duration,
     worker: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -83,10 +91,32 @@ impl Application {
         let worker = settings
             .emission_worker
             .then(|| emission.spawn(store.clone(), emission_key.clone()));
-        let cards = Arc::new(
-            crate::cache::CardCache::from_settings(&settings)
-                .context("setting up the scan cache")?,
-        );
+        // One connection for the cache and the sightings. Start-up waits for
+        // one connection attempt (at most `redis_timeout_ms`); scans never do.
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                crate::redis_link::RedisLink::connect(
+                    url,
+                    &settings.redis_prefix,
+                    std::time::Duration::from_millis(settings.redis_timeout_ms),
+                )
+                .await
+                .context("setting up Redis")?,
+            ),
+            None => None,
+        };
+        let cards = Arc::new(crate::cache::CardCache::from_settings(
+            &settings,
+            redis.clone(),
+        ));
+        let sightings = Arc::new(crate::sightings::Sightings::from_settings(&settings, redis));
+        let (scans, scan_writer) = if settings.scan_record {
+            let (recorder, writer) =
+                crate::scans::ScanRecorder::start(store.clone(), settings.scan_record_queue);
+            (Arc::new(recorder), Some(writer))
+        } else {
+            (Arc::new(crate::scans::ScanRecorder::disabled()), None)
+        };
         let scan_keys = Arc::new(
             crate::cache::ScanKeys::load(&store)
                 .await
@@ -106,6 +136,8 @@ impl Application {
                 .await
                 .context("loading reference data")?,
             cards: cards.clone(),
+            sightings,
+            scans: scans.clone(),
             scan_keys,
             report_limits,
             photos: crate::reports::photos::PhotoWorker::default(),
@@ -142,6 +174,11 @@ impl Application {
             server,
             store,
             cards,
+            scans,
+            scan_writer,
+            // The writer's own grace period: at least a few seconds even when
+            // requests get none, so that a stop still writes the queue.
+            shutdown_timeout: std::time::Duration::from_secs(shutdown_timeout.max(5)),
             worker,
         })
     }
@@ -153,6 +190,11 @@ impl Application {
     /// The scan cache, e.g. to read its counters in tests.
     pub fn cards(&self) -> Arc<crate::cache::CardCache> {
         self.cards.clone()
+    }
+
+    /// The scan recorder, e.g. to read its counters in tests.
+    pub fn scans(&self) -> Arc<crate::scans::ScanRecorder> {
+        self.scans.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -172,6 +214,11 @@ impl Application {
         if let Some(worker) = self.worker {
             worker.abort();
             let _ = worker.await;
+        }
+        // The requests in flight have finished: every scan they answered is
+        // queued. Write the queue before the pool closes.
+        if let Some(writer) = self.scan_writer {
+            writer.finish(self.shutdown_timeout).await;
         }
         self.store.close().await;
         tracing::info!("tanba stopped");

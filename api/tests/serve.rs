@@ -98,7 +98,9 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.logs.try_iter().collect()
+        // Until the end of stderr, not what happens to have arrived: the
+        // last lines ("tanba stopped") may still be in the pipe.
+        self.logs.iter().collect()
     }
 }
 
@@ -286,3 +288,57 @@ on_every_database!(health_reports_the_database, |db: Db| async move {
     assert_eq!(body["database"], "ok");
     app.stop().await;
 });
+
+/// Scans answered just before SIGTERM are still in the recorder's queue
+/// (it writes every 200 ms); a graceful stop writes them before exiting.
+async fn sigterm_writes_the_queued_scan_records(db: Db) {
+    let served = Served::start(&db, &[]).expect("tanba serve starts");
+    let client = reqwest::Client::new();
+    // A made-up code that parses: not stored, no tail, yet recorded.
+    let code = tanba_core::MarkingCode::new(
+        tanba_core::Gtin::parse("04652352262009").expect("gtin"),
+        tanba_core::Serial::parse("SIGTERMTEST01").expect("serial"),
+    );
+    let path = format!(
+        "{}/v1/codes/{}",
+        served.base,
+        percent_encoding::utf8_percent_encode(
+            &code.element_string(),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    );
+    const SCANS: usize = 25;
+    for _ in 0..SCANS {
+        let resp = client.get(&path).send().await.expect("scan answers");
+        assert_eq!(resp.status(), 200);
+    }
+    let logs = served.terminate();
+
+    let store = tanba_api::store::Store::connect(&db.settings())
+        .await
+        .expect("the database");
+    let rows = store
+        .recent_scans(code.gtin(), code.serial(), i64::MAX)
+        .await
+        .expect("scans");
+    store.close().await;
+    assert_eq!(rows.len(), SCANS, "{logs:?}");
+    assert!(rows.iter().all(|r| r.verdict == "invalid_signature"));
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("scan recorder stopped") && l.contains("\"recorded\":25")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_writes_the_queued_scan_records_on_sqlite() {
+    sigterm_writes_the_queued_scan_records(Db::sqlite()).await;
+}
+
+#[tokio::test]
+async fn sigterm_writes_the_queued_scan_records_on_postgres() {
+    if let Some(db) = Db::postgres().await {
+        sigterm_writes_the_queued_scan_records(db).await;
+    }
+}

@@ -12,12 +12,26 @@
 //! The language is `?lang=kk|ru`, the `lang` cookie or `Accept-Language`,
 //! Kazakh by default. Every word comes from `locales/*/scan.ftl`.
 //!
+//! Both take two more query parameters, both optional:
+//!
+//! - `lat`, `lon`: where the scan happens, in degrees (both or neither). It
+//!   is rounded to 0.01° (about 1 km) before it is compared or stored.
+//!   Invalid, out of range or half given: 400 `scan_place_invalid`.
+//! - `context`: `check` (a look, the default) or `shop` (the product is
+//!   offered for sale in front of the person checking it). Anything else:
+//!   400 `scan_context_invalid`.
+//!
 //! The verdict is computed on every scan, never stored (see [`verdict`]):
 //! the card (stored signature, status, blocked flag, product) comes from the
 //! cache or, on a miss, the database; the signature of a code that is not
 //! stored is checked against the operator's keys. A stored code is judged
 //! by its stored tail: a scanned tail that differs is a forgery, whatever
-//! the keys say.
+//! the keys say. Clone suspicion comes from the code's recent sightings
+//! (`crate::sightings`, asked only for a located scan of a code that could
+//! be a clone) and from the context.
+//!
+//! Every scan of a parsable unit code is then recorded (`crate::scans`): put
+//! in a queue and written behind the answer, which never waits for it.
 //!
 //! The answer shows what a citizen may see: no owner, no order, no
 //! participant id.
@@ -38,6 +52,8 @@ use crate::cache::Card;
 use crate::error::ApiError;
 use crate::lang::RequestLang;
 use crate::reference::Dictionary;
+use crate::scans::{Channel, Context, NewScan};
+use crate::sightings::{Place, Sighting};
 use crate::startup::AppState;
 
 /// Registers this module's routes.
@@ -45,9 +61,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(scan).service(digital_link);
 }
 
-/// What a scan concludes. Computed, never stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a scan concludes. Computed, never stored (the scans table keeps
+/// what was answered, for statistics). On the wire: [`Verdict::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Stored, signature matches, in circulation (INTRODUCED), not blocked.
     Genuine,
@@ -65,10 +81,50 @@ pub enum Verdict {
     WrittenOff,
     /// Blocked by an inspector: wins over the status.
     Blocked,
-    /// Scans far apart within a short time, or a scan after the sale.
-    /// Reserved: it comes with scan recording (clone detection), which is
-    /// not built yet; no answer carries it today.
-    SuspectedClone,
+    /// A code that is otherwise genuine or sold, with a clue that another
+    /// label carries it too (see [`verdict`]).
+    SuspectedClone(CloneReason),
+}
+
+/// Why a scan suspects a clone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneReason {
+    /// Seen further than `clone_distance_km` from here within
+    /// `clone_window_secs`.
+    FarApart,
+    /// Sold, and checked as offered for sale (`context=shop`).
+    OfferedAfterSale,
+}
+
+impl CloneReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FarApart => "far_apart",
+            Self::OfferedAfterSale => "offered_after_sale",
+        }
+    }
+
+    /// `scan-clone-…` in `locales/*/scan.ftl`: the line that says why.
+    pub fn message_key(self) -> String {
+        format!("scan-clone-{}", self.as_str().replace('_', "-"))
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What a scan knows besides the card and the signature: the clues of the
+/// clone rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Clues {
+    /// The code was seen further than `clone_distance_km` from this scan's
+    /// place within `clone_window_secs` ([`crate::sightings`]).
+    pub seen_far_apart: bool,
+    /// Why it is checked (`?context=`).
+    pub context: Context,
 }
 
 impl Verdict {
@@ -81,7 +137,7 @@ impl Verdict {
             Self::Sold => "sold",
             Self::WrittenOff => "written_off",
             Self::Blocked => "blocked",
-            Self::SuspectedClone => "suspected_clone",
+            Self::SuspectedClone(_) => "suspected_clone",
         }
     }
 
@@ -94,6 +150,13 @@ impl Verdict {
     pub fn is_good(self) -> bool {
         self == Self::Genuine
     }
+
+    /// Whether clues can turn this verdict into `suspected_clone`: only a
+    /// code whose label is the operator's and that may be in a buyer's hands
+    /// (see [`verdict`]). Sightings are kept only for these.
+    pub fn may_become_clone(self) -> bool {
+        matches!(self, Self::Genuine | Self::Sold)
+    }
 }
 
 /// The signature status of the scanned code measured against a stored
@@ -102,7 +165,7 @@ impl Verdict {
 fn against_stored(code: &MarkingCode, card: &Card) -> SignatureStatus {
     match (code.key_id(), code.crypto_tail()) {
         (Some(key), Some(tail)) => {
-            if key.as_str() == card.key_id && tail.as_str() == card.crypto_tail {
+            if key.as_str() == card.code.key_id && tail.as_str() == card.code.crypto_tail {
                 SignatureStatus::Valid
             } else {
                 SignatureStatus::Invalid
@@ -118,7 +181,38 @@ fn against_stored(code: &MarkingCode, card: &Card) -> SignatureStatus {
 /// A stored code scanned without its tail (a Digital Link typed by hand, a
 /// human-readable text without 91/92) is judged by its status: the database
 /// knows it, and the missing tail is reported as `signature: missing`.
-pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
+///
+/// Precedence, first match wins:
+///
+/// 1. Not stored: `not_found` when the operator's signature is valid,
+///    `invalid_signature` otherwise. An unknown code is no clone of anything
+///    the register knows.
+/// 2. Stored, but the scanned tail is not the stored one:
+///    `invalid_signature` (a forged label, whatever the clues).
+/// 3. Blocked by an inspector: `blocked`, over every status and clue.
+/// 4. `not_in_circulation` (EMITTED, APPLIED, or withdrawn for a reason other
+///    than a sale) and `written_off` keep their verdict: they already say the
+///    product must not be sold.
+/// 5. Sold and checked with `context=shop`: `suspected_clone`
+///    (`offered_after_sale`) — a sold unit is not on sale again.
+/// 6. Genuine or sold, and seen far apart within the window:
+///    `suspected_clone` (`far_apart`).
+/// 7. Otherwise the status speaks: `genuine` (INTRODUCED) or `sold`.
+pub fn verdict(card: Option<&Card>, signature: SignatureStatus, clues: Clues) -> Verdict {
+    let own = own_verdict(card, signature);
+    match own {
+        Verdict::Sold if clues.context == Context::Shop => {
+            Verdict::SuspectedClone(CloneReason::OfferedAfterSale)
+        }
+        own if own.may_become_clone() && clues.seen_far_apart => {
+            Verdict::SuspectedClone(CloneReason::FarApart)
+        }
+        own => own,
+    }
+}
+
+/// Rules 1–4 and 7 of [`verdict`]: what the card and signature say alone.
+fn own_verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
     let Some(card) = card else {
         return match signature {
             SignatureStatus::Valid => Verdict::NotFound,
@@ -130,10 +224,10 @@ pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
     if signature == SignatureStatus::Invalid || signature == SignatureStatus::UnknownKey {
         return Verdict::InvalidSignature;
     }
-    if card.state.blocked {
+    if card.code.state.blocked {
         return Verdict::Blocked;
     }
-    match card.state.status {
+    match card.code.state.status {
         Status::Emitted | Status::Applied => Verdict::NotInCirculation,
         Status::Introduced => Verdict::Genuine,
         Status::Retired(reason) if reason.is_sale() => Verdict::Sold,
@@ -147,6 +241,8 @@ pub fn verdict(card: Option<&Card>, signature: SignatureStatus) -> Verdict {
 pub struct ScanAnswer {
     pub verdict: Verdict,
     pub verdict_text: String,
+    /// Why a clone is suspected; `null` for every other verdict.
+    pub suspicion: Option<Suspicion>,
     /// `valid`, `invalid`, `unknown_key` or `missing`.
     pub signature: &'static str,
     /// `EMITTED`, `APPLIED`, `INTRODUCED`, `RETIRED`, `WRITTEN_OFF`; `null`
@@ -160,6 +256,13 @@ pub struct ScanAnswer {
     /// where it has not happened or is not recorded yet.
     pub life: Option<Life>,
     pub lang: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Suspicion {
+    /// `far_apart` or `offered_after_sale`.
+    pub reason: &'static str,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,14 +370,14 @@ fn answer(
     code: &MarkingCode,
     card: Option<&Card>,
     signature: SignatureStatus,
+    verdict: Verdict,
     lang: Lang,
 ) -> ScanAnswer {
-    let verdict = verdict(card, signature);
     // A forged tail on a real serial: the label is not the operator's, so
     // nothing stored about the real code is shown next to it.
     let shown = card.filter(|_| verdict != Verdict::InvalidSignature);
     let reference = &state.reference;
-    let product = shown.and_then(|c| c.product.as_ref()).map(|p| {
+    let product = shown.and_then(|c| c.product.as_deref()).map(|p| {
         let named = |d: Dictionary, code: &str| Named {
             code: code.to_owned(),
             name: reference.name(d, code, lang).map(str::to_owned),
@@ -315,13 +418,25 @@ fn answer(
             photo_url: p.photo_url.clone(),
         }
     });
+    let suspicion = match verdict {
+        Verdict::SuspectedClone(reason) => Some(Suspicion {
+            reason: reason.as_str(),
+            text: text_with(
+                lang,
+                &reason.message_key(),
+                &[("km", &state.settings.clone_distance_km.to_string())],
+            ),
+        }),
+        _ => None,
+    };
     ScanAnswer {
         verdict,
         verdict_text: text(lang, &verdict.message_key()),
+        suspicion,
         signature: signature.as_str(),
-        status: shown.map(|c| c.state.status.name()),
-        status_text: shown.map(|c| text(lang, &status_key(c.state.status))),
-        blocked: shown.is_some_and(|c| c.state.blocked),
+        status: shown.map(|c| c.code.state.status.name()),
+        status_text: shown.map(|c| text(lang, &status_key(c.code.state.status))),
+        blocked: shown.is_some_and(|c| c.code.state.blocked),
         code: CodeView {
             gtin: code.gtin().as_str().to_owned(),
             serial: code.serial().as_str().to_owned(),
@@ -330,7 +445,7 @@ fn answer(
         },
         product,
         life: shown.map(|c| Life {
-            emitted: local_date(c.emitted_at),
+            emitted: local_date(c.code.emitted_at),
             introduced: None,
             sold: None,
         }),
@@ -350,8 +465,65 @@ impl From<ApiError> for Refusal {
     }
 }
 
-/// Parses, loads (through the cache) and judges one scanned text.
-async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, Refusal> {
+/// What a scan says about itself besides the code: where it happens and
+/// why (the query parameters `lat`, `lon`, `context`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Circumstances {
+    place: Option<Place>,
+    context: Context,
+}
+
+/// Reads `lat`, `lon` and `context` from a query string; other keys (`lang`,
+/// the Digital Link's `91`/`92`) are not ours. Blank values (a form left
+/// blank) are not given: no place, the default context. A key given twice
+/// is refused: which one the client meant is a guess.
+fn circumstances(query: &str) -> Result<Circumstances, ApiError> {
+    let place_invalid = || ApiError::new(StatusCode::BAD_REQUEST, "scan_place_invalid");
+    let context_invalid = || ApiError::new(StatusCode::BAD_REQUEST, "scan_context_invalid");
+    let (mut lat, mut lon, mut context) = (None, None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let (slot, refusal): (&mut Option<String>, fn() -> ApiError) = match &*key {
+            "lat" => (&mut lat, place_invalid),
+            "lon" => (&mut lon, place_invalid),
+            "context" => (&mut context, context_invalid),
+            _ => continue,
+        };
+        if slot.replace(value.trim().to_owned()).is_some() {
+            return Err(refusal());
+        }
+    }
+    let place = match (lat.as_deref(), lon.as_deref()) {
+        (None | Some(""), None | Some("")) => None,
+        (Some(lat), Some(lon)) => {
+            let degrees = |s: &str| s.parse::<f64>().ok();
+            let place = degrees(lat)
+                .zip(degrees(lon))
+                .and_then(|(lat, lon)| Place::new(lat, lon));
+            Some(place.ok_or_else(place_invalid)?)
+        }
+        _ => return Err(place_invalid()),
+    };
+    let context = match context.as_deref() {
+        None | Some("") => Context::default(),
+        Some(text) => Context::parse(text).ok_or_else(context_invalid)?,
+    };
+    Ok(Circumstances { place, context })
+}
+
+/// Now, in Unix milliseconds.
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Parses, loads (through the cache) and judges one scanned text, and
+/// records the scan (behind the answer).
+async fn check(
+    state: &AppState,
+    input: &str,
+    channel: Channel,
+    circumstances: Circumstances,
+    lang: Lang,
+) -> Result<ScanAnswer, Refusal> {
     let code = match tanba_core::parse(input) {
         Ok(ScannedCode::Unit(code)) => code,
         Ok(ScannedCode::Sscc(_)) => {
@@ -359,21 +531,48 @@ async fn check(state: &AppState, input: &str, lang: Lang) -> Result<ScanAnswer, 
         }
         Err(e) => return Err(Refusal::Malformed(e)),
     };
+    let at = now_ms();
     let store = &state.store;
     let card = state
         .cards
-        .get_or_load(&code.identity(), || Card::load(store, &code))
+        .card(&code, store)
         .await
         .map_err(ApiError::internal)?;
     let signature = match card.as_ref() {
         Some(card) => against_stored(&code, card),
         None => state.scan_keys.verify(store, &code).await,
     };
+    // Sightings are asked (and kept) only where they can change the
+    // verdict: a located scan of a code that may become a clone.
+    let seen_far_apart = match circumstances.place {
+        Some(place) if own_verdict(card.as_ref(), signature).may_become_clone() => {
+            state
+                .sightings
+                .seen_far_apart(&code.identity(), Sighting { at, place })
+                .await
+        }
+        _ => false,
+    };
+    let clues = Clues {
+        seen_far_apart,
+        context: circumstances.context,
+    };
+    let verdict = verdict(card.as_ref(), signature, clues);
+    state.scans.record(NewScan {
+        gtin: code.gtin().clone(),
+        serial: code.serial().clone(),
+        at,
+        place: circumstances.place.map(|p| (p.lat(), p.lon())),
+        channel,
+        context: circumstances.context,
+        verdict: verdict.as_str(),
+    });
     Ok(answer(
         state,
         &code,
-        card.as_ref().as_ref(),
+        card.as_ref(),
         signature,
+        verdict,
         lang,
     ))
 }
@@ -410,10 +609,12 @@ fn no_store(mut resp: HttpResponse) -> HttpResponse {
     resp
 }
 
-/// `GET /v1/codes/{code}` — anyone. `{code}` is the scanner's output,
-/// percent-encoded. 200 with the answer for every parsable unit code
-/// (`not_found` and `invalid_signature` are answers, not errors); 400
-/// `code_malformed` (with `parse_error`) or `code_not_a_unit` otherwise.
+/// `GET /v1/codes/{code}?lat=&lon=&context=` — anyone. `{code}` is the
+/// scanner's output, percent-encoded. 200 with the answer for every
+/// parsable unit code (`not_found` and `invalid_signature` are answers, not
+/// errors); 400 `code_malformed` (with `parse_error`) or `code_not_a_unit`
+/// otherwise, and 400 `scan_place_invalid` or `scan_context_invalid` for
+/// the query. Recorded with channel `app`.
 #[get("/v1/codes/{code:.*}")]
 #[tracing::instrument(skip_all)]
 async fn scan(
@@ -429,7 +630,8 @@ async fn scan(
         .strip_prefix("/v1/codes/")
         .unwrap_or_default();
     let input = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    match check(&state, &input, lang.0).await {
+    let circumstances = circumstances(req.query_string())?;
+    match check(&state, &input, Channel::App, circumstances, lang.0).await {
         Ok(answer) => Ok(no_store(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_LANGUAGE, lang.0.as_str()))
@@ -442,7 +644,8 @@ async fn scan(
 
 /// `GET /01/{gtin}/21/{serial}?91=…&92=…` — anyone: a GS1 Digital Link, as
 /// printed in the QR code of a label. HTML for a browser, JSON when
-/// `Accept` names `application/json`.
+/// `Accept` names `application/json`. Takes `lat`, `lon`, `context` as the
+/// scan above does. Recorded with channel `web`.
 #[get("/01/{gtin}/21/{serial}")]
 #[tracing::instrument(skip_all)]
 async fn digital_link(
@@ -464,7 +667,10 @@ async fn digital_link(
         .map(|p| p.as_str())
         .unwrap_or("/");
     let input = format!("https://link.invalid{path}");
-    let result = check(&state, &input, lang).await;
+    let result = match circumstances(req.query_string()) {
+        Ok(circumstances) => check(&state, &input, Channel::Web, circumstances, lang).await,
+        Err(e) => Err(Refusal::Api(e)),
+    };
     let resp = match (result, wants_json) {
         (Ok(answer), true) => HttpResponse::Ok()
             .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
@@ -602,10 +808,14 @@ fn card_html(a: &ScanAnswer, lang: Lang) -> String {
     let not_stated = t("scan-not-stated");
     let mut out = String::new();
     out.push_str(&format!(
-        "<div class=\"verdict {}\" role=\"status\" data-verdict=\"{}\">{}{}</div>",
+        "<div class=\"verdict {}\" role=\"status\" data-verdict=\"{}\">{}{}{}</div>",
         if a.verdict.is_good() { "ok" } else { "bad" },
         a.verdict.as_str(),
         escape(&a.verdict_text),
+        a.suspicion
+            .as_ref()
+            .map(|s| format!("<small>{}</small>", escape(&s.text)))
+            .unwrap_or_default(),
         a.status_text
             .as_deref()
             .map(|s| format!(
@@ -711,7 +921,204 @@ fn card_html(a: &ScanAnswer, lang: Lang) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use tanba_core::lifecycle::{CodeState, WithdrawalReason, WriteOffReason};
+
     use super::*;
+    use crate::cache::CodeCard;
+
+    fn stored(status: Status, blocked: bool) -> Card {
+        Card {
+            code: Arc::new(CodeCard {
+                key_id: "TK01".to_owned(),
+                crypto_tail: "t".repeat(86),
+                state: CodeState { status, blocked },
+                emitted_at: 0,
+            }),
+            product: None,
+        }
+    }
+
+    #[test]
+    fn the_verdict_follows_its_precedence() {
+        use SignatureStatus::{Invalid, Missing, UnknownKey, Valid};
+        use Verdict::*;
+        let sold = Status::Retired(WithdrawalReason::Retail);
+        let exported = Status::Retired(WithdrawalReason::EecExport);
+        let lost = Status::WrittenOff(WriteOffReason::KmLost);
+        let far = CloneReason::FarApart;
+        let after_sale = CloneReason::OfferedAfterSale;
+        // (stored status and blocked flag, signature, seen far apart, context) → verdict
+        let cases = [
+            (None, Valid, true, Context::Shop, NotFound),
+            (None, Invalid, true, Context::Shop, InvalidSignature),
+            (None, Missing, false, Context::Check, InvalidSignature),
+            (
+                Some((Status::Introduced, false)),
+                Invalid,
+                true,
+                Context::Shop,
+                InvalidSignature,
+            ),
+            (
+                Some((Status::Introduced, false)),
+                UnknownKey,
+                false,
+                Context::Check,
+                InvalidSignature,
+            ),
+            (
+                Some((Status::Introduced, true)),
+                Valid,
+                true,
+                Context::Shop,
+                Blocked,
+            ),
+            (Some((sold, true)), Valid, true, Context::Shop, Blocked),
+            (
+                Some((Status::Emitted, false)),
+                Valid,
+                true,
+                Context::Shop,
+                NotInCirculation,
+            ),
+            (
+                Some((Status::Applied, false)),
+                Valid,
+                true,
+                Context::Check,
+                NotInCirculation,
+            ),
+            (
+                Some((exported, false)),
+                Valid,
+                true,
+                Context::Shop,
+                NotInCirculation,
+            ),
+            (Some((lost, false)), Valid, true, Context::Shop, WrittenOff),
+            (Some((sold, false)), Valid, false, Context::Check, Sold),
+            (
+                Some((sold, false)),
+                Missing,
+                false,
+                Context::Shop,
+                SuspectedClone(after_sale),
+            ),
+            (
+                Some((sold, false)),
+                Valid,
+                true,
+                Context::Shop,
+                SuspectedClone(after_sale),
+            ),
+            (
+                Some((sold, false)),
+                Valid,
+                true,
+                Context::Check,
+                SuspectedClone(far),
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Valid,
+                false,
+                Context::Shop,
+                Genuine,
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Missing,
+                false,
+                Context::Check,
+                Genuine,
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Valid,
+                true,
+                Context::Check,
+                SuspectedClone(far),
+            ),
+            (
+                Some((Status::Introduced, false)),
+                Valid,
+                true,
+                Context::Shop,
+                SuspectedClone(far),
+            ),
+        ];
+        for (state, signature, seen_far_apart, context, expected) in cases {
+            let card = state.map(|(status, blocked)| stored(status, blocked));
+            let clues = Clues {
+                seen_far_apart,
+                context,
+            };
+            assert_eq!(
+                verdict(card.as_ref(), signature, clues),
+                expected,
+                "{state:?} {signature:?} {clues:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_verdict_and_reason_has_its_words_in_both_languages() {
+        let verdicts = [
+            Verdict::Genuine,
+            Verdict::NotFound,
+            Verdict::InvalidSignature,
+            Verdict::NotInCirculation,
+            Verdict::Sold,
+            Verdict::WrittenOff,
+            Verdict::Blocked,
+            Verdict::SuspectedClone(CloneReason::FarApart),
+        ];
+        let keys = verdicts
+            .iter()
+            .map(|v| v.message_key())
+            .chain([CloneReason::FarApart, CloneReason::OfferedAfterSale].map(|r| r.message_key()));
+        for key in keys {
+            for lang in Lang::ALL {
+                assert!(tanba_locales::has(lang, &key), "{key} in {lang}");
+            }
+        }
+        assert_eq!(
+            serde_json::to_value(Verdict::SuspectedClone(CloneReason::OfferedAfterSale))
+                .expect("json"),
+            "suspected_clone"
+        );
+    }
+
+    #[test]
+    fn a_scan_reads_its_place_and_context_from_the_query() {
+        let read = |q: &str| circumstances(q).map_err(|e| e.code());
+        assert_eq!(read("lang=ru&91=TK01"), Ok(Circumstances::default()));
+        let almaty = read("lat=43.23871&lon=76.94559&context=shop").expect("valid");
+        assert_eq!(almaty.place, Place::new(43.24, 76.95));
+        assert_eq!(almaty.context, Context::Shop);
+        assert_eq!(read("lat=&lon=&context="), Ok(Circumstances::default()));
+        assert_eq!(
+            read("lat=%2043.2%20&lon=-0.5").map(|c| c.place.is_some()),
+            Ok(true)
+        );
+        for bad in [
+            "lat=43.2",
+            "lon=1",
+            "lat=43.2&lon=",
+            "lat=x&lon=1",
+            "lat=91&lon=1",
+            "lat=1&lon=180.1",
+            "lat=NaN&lon=1",
+            "lat=1&lon=1&lat=2",
+        ] {
+            assert_eq!(read(bad), Err("scan_place_invalid"), "{bad}");
+        }
+        for bad in ["context=sale", "context=Shop", "context=shop&context=shop"] {
+            assert_eq!(read(bad), Err("scan_context_invalid"), "{bad}");
+        }
+    }
 
     #[test]
     fn escaping_leaves_no_markup() {

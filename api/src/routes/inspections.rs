@@ -264,7 +264,10 @@ async fn code_story(state: &AppState, report: &Report, lang: Lang) -> anyhow::Re
         .code_for_scan(code.gtin(), code.serial())
         .await?;
     let events = state.store.code_events(code.gtin(), code.serial()).await?;
-    let scans = state.store.recent_scans(code, SCANS_SHOWN).await?;
+    let scans = state
+        .store
+        .recent_scans(code.gtin(), code.serial(), SCANS_SHOWN)
+        .await?;
     let others = state
         .store
         .reports_about_code(code, report.number, OTHER_REPORTS_SHOWN)

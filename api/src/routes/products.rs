@@ -19,7 +19,9 @@
 //! language. Reference fields are checked against the reference data, and a
 //! TN VED code must belong to the product group given with it.
 //!
-//! Every change is written to the audit log in the transaction that makes it.
+//! Every change is written to the audit log in the transaction that makes it,
+//! and, once committed, the GTIN's card is dropped from the scan cache
+//! (`CardCache::invalidate_product`), so the next scan shows it.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -553,6 +555,8 @@ async fn create(
             audit.detail = Value::Object(card_json(&card));
             tx.audit(audit).await?;
             tx.commit().await?;
+            // A scan just before may have cached "no such product".
+            state.cards.invalidate_product(&card.gtin).await;
         }
         Err(CreateRefused::AlreadyYours) => {
             return Err(ApiError::new(StatusCode::CONFLICT, "product_exists").arg("gtin", gtin));
@@ -697,6 +701,8 @@ async fn update(
     audit.detail = json!({ "changed": changed });
     tx.audit(audit).await?;
     tx.commit().await?;
+    // Scans show the new card from the next one on, not after cache_ttl_secs.
+    state.cards.invalidate_product(&gtin).await;
     let product = state.store.product(&gtin).await?.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(product_body(&product, &state.reference, lang.0)))
 }

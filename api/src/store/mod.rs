@@ -83,6 +83,7 @@ mod products;
 mod reference;
 mod reports;
 mod scan;
+mod scans;
 mod sessions;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
@@ -97,9 +98,9 @@ pub use products::{
 pub use reference::{DictionaryVersion, SyncOutcome, VersionNotRaised};
 pub use reports::{
     AssigneeFilter, HistoryEntry, NewReport, PhotoInfo, QueueFilter, Report, ReportAction,
-    ScanRecord,
 };
 pub use scan::{CodeEvent, CodeNotFound, EventSource, SourceKind, StoredCode, operation_name};
+pub use scans::{Channel, Context, MAX_BATCH, NewScan, RecordedScan};
 pub use sessions::Session;
 
 impl Tx {

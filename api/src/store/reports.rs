@@ -147,18 +147,6 @@ pub struct QueueFilter {
     pub before: Option<ReportNumber>,
 }
 
-/// One recorded scan of a code, as inspectors see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanRecord {
-    /// Unix milliseconds.
-    pub at: i64,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub channel: String,
-    pub context: String,
-    pub verdict: String,
-}
-
 const REPORT_COLUMNS: &str = "number, year, seq, secret_hash, kind, status, gtin, serial, \
     product_group, lat, lon, address, region, shop_name, shop_bin, comment, contact, lang, \
     assignee, public_answer, created_at, updated_at";
@@ -648,35 +636,5 @@ impl Store {
                 .collect::<anyhow::Result<Vec<_>>>()?
         });
         Ok(reports)
-    }
-
-    /// The latest `limit` recorded scans of a code, newest first.
-    pub async fn recent_scans(
-        &self,
-        code: &MarkingCode,
-        limit: i64,
-    ) -> anyhow::Result<Vec<ScanRecord>> {
-        const SQL: &str = "SELECT at, lat, lon, channel, context, verdict FROM scans \
-            WHERE gtin = $1 AND serial = $2 ORDER BY at DESC, id DESC LIMIT $3";
-        type ScanRow = (i64, Option<f64>, Option<f64>, String, String, String);
-        let rows: Vec<ScanRow> = with_pool!(self, p => {
-            sqlx::query_as(SQL)
-                .bind(gtin_number(code.gtin())?)
-                .bind(code.serial().as_str())
-                .bind(limit)
-                .fetch_all(p)
-                .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(at, lat, lon, channel, context, verdict)| ScanRecord {
-                at,
-                lat,
-                lon,
-                channel,
-                context,
-                verdict,
-            })
-            .collect())
     }
 }

@@ -11,8 +11,11 @@
 pub mod eds;
 pub mod reports;
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tanba_api::settings::Settings;
 use tanba_api::startup::Application;
@@ -90,6 +93,10 @@ fn uuid_like() -> String {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The scan cache, for its counters.
+    pub cards: Arc<tanba_api::cache::CardCache>,
+    /// The scan recorder, for its counters.
+    pub scans: Arc<tanba_api::scans::ScanRecorder>,
     server: actix_web::dev::ServerHandle,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -102,10 +109,14 @@ impl TestApp {
             .expect("building the application");
         let base = format!("http://{}", app.addr());
         let server = app.handle();
+        let cards = app.cards();
+        let scans = app.scans();
         let handle = tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
             client: reqwest::Client::new(),
+            cards,
+            scans,
             server,
             handle,
         }
@@ -136,6 +147,24 @@ impl TestApp {
             .await
             .expect("server task")
             .expect("server stopped cleanly");
+    }
+}
+
+/// Polls `probe` until it returns `Some`, for what happens behind an answer
+/// (the scan recorder writes within a fraction of a second). Panics with
+/// `what` after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
