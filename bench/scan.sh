@@ -48,6 +48,13 @@ start_tanba() { # port, extra env...
   echo "tanba did not start on $port" >&2; cat "$work/$port/log.txt" >&2; exit 1
 }
 
+stop_tanba() { # the last one started: its scan recorder's backlog must not
+  # take CPU from the next run
+  local pid=${pids[-1]}
+  kill "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
 genuine_url() { # the first genuine code the demo printed (it prints once seeded)
   for _ in $(seq 1 100); do
     grep -qE '^\s+genuine\s' "$work/$1/demo.txt" 2>/dev/null && break
@@ -72,15 +79,21 @@ pids+=($!)
 sleep 0.5
 
 echo "answer size: $bytes bytes; ${duration}s per run; 64 connections; wrk -t2"
-run "tanba scan, cached in Redis" "$url"
 run "limit: bare actix-web + one Redis GET of $bytes bytes" "http://127.0.0.1:18081/x"
+run "tanba scan, cached in Redis" "$url"
+kill "${pids[-1]}"; unset 'pids[-1]'   # bare-redis
+stop_tanba
 
-start_tanba 18082
-run "tanba scan, in-process cache" "$(genuine_url 18082)"
+start_tanba 18082 TANBA_SCAN_RECORD=false
+run "tanba scan, in-process cache, scan recording off" "$(genuine_url 18082)"
+stop_tanba
+
+start_tanba 18084
+run "tanba scan, in-process cache" "$(genuine_url 18084)"
 
 # Unknown serials of the demo GTIN: a miss each time (the not-found cache is
 # keyed per code), answered from the database after a signature check.
-miss_url=$(genuine_url 18082 | sed -E 's#/21/[^?]+#/21/BENCHMISS0000#; s#\?.*##')
+miss_url=$(genuine_url 18084 | sed -E 's#/21/[^?]+#/21/BENCHMISS0000#; s#\?.*##')
 cat >"$work/miss.lua" <<LUA
 counter = 0
 request = function()
@@ -90,8 +103,9 @@ request = function()
 end
 LUA
 echo "== tanba scan, uncached (unknown code each request, database path)"
-wrk -t2 -c64 -d"${duration}s" --latency -s "$work/miss.lua" "http://127.0.0.1:18082" |
+wrk -t2 -c64 -d"${duration}s" --latency -s "$work/miss.lua" "http://127.0.0.1:18084" |
   grep -E 'Requests/sec|^\s+(50|99)%|Non-2xx|Socket errors' | sed 's/^/   /'
+stop_tanba
 start_tanba 18083 TANBA_REDIS_URL=redis://127.0.0.1:1 "TANBA_REDIS_PREFIX=$prefix"
 run "tanba scan, Redis unreachable" "$(genuine_url 18083)"
 

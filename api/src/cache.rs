@@ -51,7 +51,7 @@ use redis::AsyncCommands as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tanba_core::crypto::{Keyring, PublicKey, SignatureStatus};
-use tanba_core::lifecycle::CodeState;
+use tanba_core::lifecycle::{CodeState, Status};
 use tanba_core::{Gtin, MarkingCode};
 
 use crate::redis_link::RedisLink;
@@ -68,6 +68,13 @@ pub struct CodeCard {
     pub state: CodeState,
     /// Unix seconds.
     pub emitted_at: i64,
+    /// When it entered circulation and, while it is sold, when it was sold
+    /// (Unix milliseconds, from its history). `default`: entries cached by
+    /// an older build read as "not recorded".
+    #[serde(default)]
+    pub introduced_at: Option<i64>,
+    #[serde(default)]
+    pub sold_at: Option<i64>,
 }
 
 impl From<StoredCode> for CodeCard {
@@ -85,6 +92,8 @@ impl From<StoredCode> for CodeCard {
                 .unwrap_or_default(),
             state: stored.state,
             emitted_at: stored.emitted_at,
+            introduced_at: None,
+            sold_at: None,
         }
     }
 }
@@ -163,8 +172,20 @@ pub trait CardSource {
 
 impl CardSource for Store {
     async fn code(&self, code: &MarkingCode) -> anyhow::Result<Option<CodeCard>> {
-        let stored = self.code_for_scan(code.gtin(), code.serial()).await?;
-        Ok(stored.map(CodeCard::from))
+        let Some(stored) = self.code_for_scan(code.gtin(), code.serial()).await? else {
+            return Ok(None);
+        };
+        let mut card = CodeCard::from(stored);
+        // Only a code that has been in circulation has dates to show: an
+        // emitted or applied one costs no second query.
+        if !matches!(
+            card.state.status,
+            Status::Emitted | Status::Applied | Status::WrittenOff(_)
+        ) {
+            (card.introduced_at, card.sold_at) =
+                self.life_dates(code.gtin(), code.serial()).await?;
+        }
+        Ok(Some(card))
     }
 
     async fn product(&self, gtin: &Gtin) -> anyhow::Result<Option<CardProduct>> {

@@ -153,6 +153,10 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(max_body))
                 .wrap(from_fn(error::localize))
                 .wrap(TracingLogger::default())
+                // The scan first: the router tries routes in order, and the
+                // scan is most of the traffic (each dynamic pattern before it
+                // costs a regex match per request).
+                .configure(routes::codes::configure)
                 .service(routes::health::health)
                 .service(routes::keys::keys)
                 .configure(routes::auth::configure)
@@ -160,7 +164,6 @@ impl Application {
                 .configure(routes::reference::configure)
                 .configure(routes::products::configure)
                 .configure(routes::orders::configure)
-                .configure(routes::codes::configure)
                 .configure(routes::reports::configure)
                 .configure(routes::inspections::configure)
                 .default_service(web::to(routes::not_found))

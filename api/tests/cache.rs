@@ -41,6 +41,8 @@ fn code_card(n: i64) -> CodeCard {
         crypto_tail: "t".repeat(86),
         state: CodeState::EMITTED,
         emitted_at: n,
+        introduced_at: None,
+        sold_at: None,
     }
 }
 

@@ -159,6 +159,16 @@ async fn seed_store(
                 Op::Withdraw(WithdrawalReason::Confiscation),
             ],
         ),
+        // Sold, then brought back by a retail return: in circulation again.
+        (
+            "genuine",
+            vec![
+                Op::Apply,
+                Op::Introduce,
+                Op::Withdraw(WithdrawalReason::Retail),
+                Op::Return,
+            ],
+        ),
     ];
     let codes = tanba_api::emission::sign_new(&key, &product.gtin, plans.len());
     let mut tx = store.begin().await.expect("tx");
@@ -181,6 +191,49 @@ async fn seed_store(
     store.close().await;
     (key, owner, order, stored)
 }
+
+/// Today in Kazakhstan (UTC+5): the seeding's events happen now.
+fn today() -> String {
+    time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+5))
+        .date()
+        .to_string()
+}
+
+on_every_database!(
+    the_life_line_shows_when_the_code_entered_circulation_and_was_sold,
+    |db: Db| async move {
+        let s = seeded(db.settings()).await;
+        let life = |body: &Value| body["life"].clone();
+        let (_, genuine) = scan(&s.app, &s.code("genuine").element_string(), "kk").await;
+        assert_eq!(
+            life(&genuine),
+            serde_json::json!({"emitted": "2025-11-24", "introduced": today(), "sold": null})
+        );
+        let (_, sold) = scan(&s.app, &s.code("sold").element_string(), "kk").await;
+        assert_eq!(
+            life(&sold),
+            serde_json::json!({"emitted": "2025-11-24", "introduced": today(), "sold": today()})
+        );
+        let returned = &s
+            .stored
+            .iter()
+            .rev()
+            .find(|(l, _)| *l == "genuine")
+            .expect("returned")
+            .1;
+        let (_, returned) = scan(&s.app, &returned.element_string(), "kk").await;
+        assert_eq!(returned["verdict"], "genuine");
+        assert_eq!(
+            returned["life"]["sold"],
+            Value::Null,
+            "a return clears the sale"
+        );
+        let (_, applied) = scan(&s.app, &s.code("not_in_circulation").element_string(), "kk").await;
+        assert_eq!(applied["life"]["introduced"], Value::Null);
+        s.app.stop().await;
+    }
+);
 
 fn encoded(input: &str) -> String {
     utf8_percent_encode(input, NON_ALPHANUMERIC).to_string()
@@ -658,7 +711,7 @@ on_every_database!(the_answer_keeps_its_wire_format, |db: Db| async move {
             "recommended_price": {"tiyn": 65050, "text": "650.50 тенге"},
             "photo_url": null
         },
-        "life": {"emitted": "2025-11-24", "introduced": null, "sold": null},
+        "life": {"emitted": "2025-11-24", "introduced": today(), "sold": null},
         "lang": "ru"
     });
     assert_eq!(answer, expected, "{answer:#}");

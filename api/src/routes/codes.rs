@@ -333,8 +333,8 @@ pub struct Price {
 #[derive(Debug, Serialize)]
 pub struct Life {
     pub emitted: Option<String>,
-    /// Not recorded yet (status events come with the documents).
     pub introduced: Option<String>,
+    /// While the code is sold (a retail return clears it).
     pub sold: Option<String>,
 }
 
@@ -446,8 +446,8 @@ fn answer(
         product,
         life: shown.map(|c| Life {
             emitted: local_date(c.code.emitted_at),
-            introduced: None,
-            sold: None,
+            introduced: c.code.introduced_at.and_then(|ms| local_date(ms / 1000)),
+            sold: c.code.sold_at.and_then(|ms| local_date(ms / 1000)),
         }),
         lang: lang.as_str(),
     }

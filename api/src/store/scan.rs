@@ -187,6 +187,42 @@ impl Store {
         rows.into_iter().map(from_row).collect()
     }
 
+    /// When the code last entered circulation and, if it is sold now, when
+    /// it was sold (Unix milliseconds), from its history: the public card's
+    /// life line. A retail return makes the sale date `None` again, and an
+    /// introduction date stays.
+    #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
+    pub async fn life_dates(
+        &self,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+        const SQL: &str = "SELECT operation, status, reason, at FROM code_events \
+            WHERE gtin = $1 AND serial = $2 AND operation IN ('introduce', 'withdraw', 'return') \
+            ORDER BY id";
+        let rows: Vec<(String, i16, Option<i16>, i64)> = with_pool!(self, p => {
+            sqlx::query_as(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .fetch_all(p)
+                .await?
+        });
+        let (mut introduced, mut sold) = (None, None);
+        for (operation, status, reason, at) in rows {
+            match operation.as_str() {
+                "introduce" => introduced = Some(at),
+                "withdraw" => {
+                    sold = match status_from_columns(status, reason)? {
+                        tanba_core::lifecycle::Status::Retired(r) if r.is_sale() => Some(at),
+                        _ => None,
+                    }
+                }
+                _ => sold = None,
+            }
+        }
+        Ok((introduced, sold))
+    }
+
     /// A code's history, oldest first.
     #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
     pub async fn code_events(
