@@ -935,6 +935,8 @@ mod tests {
                 crypto_tail: "t".repeat(86),
                 state: CodeState { status, blocked },
                 emitted_at: 0,
+                introduced_at: None,
+                sold_at: None,
             }),
             product: None,
         }
