@@ -4,7 +4,7 @@
 # connections, measured twice in one run:
 #   1. alone;
 #   2. while 8 more connections post reports as fast as the service takes
-#      them, each with one 2400×1800 photo (decoded, downscaled, re-encoded)
+#      them, each with one 2000×1500 photo (about 7 MB) (decoded, downscaled, re-encoded)
 #      and a different place, so none is a duplicate; the rate limits are
 #      raised to their maximum, so every report is processed (the worst case:
 #      in service most of a flood from one address gets 429 at once).
@@ -38,11 +38,11 @@ for _ in $(seq 1 100); do grep -qE '^\s+genuine\s' "$work/demo.txt" 2>/dev/null 
 url=$(grep -E '^\s+genuine\s' "$work/demo.txt" | head -n 1 | awk '{print $2}')
 curl -sf -H 'Accept: application/json' "$url" >/dev/null
 
-# A photo-like PNG (gradient and noise, about 5 MB), made with Python's
+# A photo-like PNG (gradient and noise, about 7 MB), made with Python's
 # standard library only.
 python3 - "$work/photo.png" <<'PY'
 import random, struct, sys, zlib
-w, h = 2400, 1800
+w, h = 2000, 1500
 rnd = random.Random(7)
 rows = []
 for y in range(h):
