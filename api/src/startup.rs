@@ -140,7 +140,8 @@ impl Application {
             scans: scans.clone(),
             scan_keys,
             report_limits,
-            photos: crate::reports::photos::PhotoWorker::default(),
+            photos: crate::reports::photos::PhotoWorker::start()
+                .context("starting the photo worker thread")?,
         });
         let server = HttpServer::new(move || {
             App::new()

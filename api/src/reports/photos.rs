@@ -11,18 +11,17 @@
 //! a crafted file can ask for gigabytes. So:
 //! - [`image::Limits`] caps the dimensions and the memory a decoder may
 //!   take, refusing decompression bombs before they allocate;
-//! - [`PhotoWorker`] runs decoding on the blocking pool behind a semaphore
-//!   with one permit: however many reports arrive, at most one core decodes
-//!   photos, and the other keeps answering scans. Reports wait their turn
-//!   instead.
+//! - [`PhotoWorker`] decodes on one thread of its own, at the lowest CPU
+//!   priority (niceness 19): however many reports arrive, at most one core
+//!   decodes photos, and when scans want the cores the scheduler gives them
+//!   the cores first. Reports wait their turn instead.
 
 use std::io::Cursor;
-use std::sync::Arc;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder as _, ImageFormat, ImageReader, Limits};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot};
 
 /// Largest photo accepted, in bytes, as uploaded.
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
@@ -111,31 +110,75 @@ pub fn reencode(bytes: &[u8]) -> Result<Photo, NotAnImage> {
     })
 }
 
-/// Runs [`reencode`] on the blocking pool, one photo at a time for the whole
-/// process (see the module documentation).
+/// Runs [`reencode`] on one dedicated thread for the whole process, at the
+/// lowest CPU priority (see the module documentation).
+///
+/// The thread is named [`WORKER_THREAD`] and, on Linux, runs at niceness
+/// [`WORKER_NICENESS`]: when scans and decoding compete for the cores, the
+/// scheduler gives the decoder about 1.5 % of a core's weight, and every
+/// idle moment. Photos wait in a bounded queue; reports wait for their
+/// photos, scans never do.
 #[derive(Debug, Clone)]
 pub struct PhotoWorker {
-    permit: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
-impl Default for PhotoWorker {
-    fn default() -> Self {
-        Self {
-            permit: Arc::new(Semaphore::new(1)),
-        }
-    }
+/// The name of the decoding thread, as `ps -L` and `top -H` show it.
+pub const WORKER_THREAD: &str = "tanba-photos";
+/// The niceness of the decoding thread: the lowest priority there is.
+pub const WORKER_NICENESS: i32 = 19;
+/// Photos waiting to be decoded; beyond this, uploads wait to queue. The
+/// upload slots bound it anyway: 16 reports of 5 photos.
+const QUEUE: usize = 80;
+
+struct Job {
+    bytes: Vec<u8>,
+    done: oneshot::Sender<Result<Photo, NotAnImage>>,
 }
 
 impl PhotoWorker {
-    /// Waits for the one permit, then decodes on the blocking pool.
+    /// Starts the decoding thread. It ends when the last clone of the
+    /// worker is dropped.
+    pub fn start() -> std::io::Result<Self> {
+        let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE);
+        std::thread::Builder::new()
+            .name(WORKER_THREAD.to_owned())
+            .spawn(move || {
+                lower_priority();
+                while let Some(job) = queue.blocking_recv() {
+                    // A decoder that panics on a crafted file has been
+                    // handed something that is not an image; the thread
+                    // lives on for the next photo.
+                    let photo = std::panic::catch_unwind(|| reencode(&job.bytes))
+                        .unwrap_or_else(|_| Err(NotAnImage("the decoder failed".to_owned())));
+                    // The report may have given up waiting; nothing to tell.
+                    let _ = job.done.send(photo);
+                }
+            })?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues one photo and waits for it to be decoded.
     pub async fn reencode(&self, bytes: Vec<u8>) -> anyhow::Result<Result<Photo, NotAnImage>> {
-        let permit = self.permit.clone().acquire_owned().await?;
-        let done = tokio::task::spawn_blocking(move || {
-            let _held = permit;
-            reencode(&bytes)
-        })
-        .await?;
-        Ok(done)
+        let (done, photo) = oneshot::channel();
+        self.jobs
+            .send(Job { bytes, done })
+            .await
+            .map_err(|_| anyhow::anyhow!("the photo worker has stopped"))?;
+        Ok(photo.await?)
+    }
+}
+
+/// Sets the calling thread's niceness to [`WORKER_NICENESS`]. On Linux the
+/// niceness belongs to the thread, not the process (setpriority(2), NOTES),
+/// so the scan workers keep theirs. Failing to lower it costs speed, not
+/// correctness, so it is logged, not fatal.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), WORKER_NICENESS)
+    {
+        tracing::warn!(error = %e, "could not lower the photo worker's priority");
     }
 }
 
@@ -186,5 +229,54 @@ mod tests {
         bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         assert!(reencode(&bytes).is_err());
+    }
+
+    /// The niceness of every thread of this process named [`WORKER_THREAD`],
+    /// read from /proc as `top -H` would show it.
+    #[cfg(target_os = "linux")]
+    fn worker_niceness() -> Vec<i32> {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
+            let dir = task.expect("task").path();
+            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+                continue;
+            };
+            if comm.trim_end() != WORKER_THREAD {
+                continue;
+            }
+            let stat = std::fs::read_to_string(dir.join("stat")).expect("stat");
+            // Fields after "(comm)": state is field 3, niceness field 19.
+            let after = &stat[stat.rfind(')').expect("comm") + 2..];
+            let nice = after.split(' ').nth(16).expect("niceness");
+            found.push(nice.parse().expect("a number"));
+        }
+        found
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn photos_are_decoded_on_one_thread_at_the_lowest_priority() {
+        let own = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let before = own().expect("own niceness");
+        let worker = PhotoWorker::start().expect("thread");
+        let photo = worker
+            .reencode(png(3000, 100))
+            .await
+            .expect("worker")
+            .expect("an image");
+        assert_eq!((photo.width, photo.height), (2560, 85));
+        let refused = worker
+            .reencode(b"not a photo".to_vec())
+            .await
+            .expect("worker");
+        assert!(refused.is_err(), "the worker lives on after a refusal");
+        let nice = worker_niceness();
+        assert!(!nice.is_empty(), "no thread named {WORKER_THREAD}");
+        assert!(
+            nice.iter().all(|&n| n == WORKER_NICENESS),
+            "niceness {nice:?}"
+        );
+        // The thread that started the worker keeps its niceness.
+        assert_eq!(own().expect("own niceness"), before);
     }
 }
