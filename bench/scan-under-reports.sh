@@ -8,8 +8,9 @@
 #      and a different place, so none is a duplicate; the rate limits are
 #      raised to their maximum, so every report is processed (the worst case:
 #      in service most of a flood from one address gets 429 at once).
-# Photos are decoded by one worker at a time (api/src/reports/photos.rs), so
-# the scan should keep most of one core. wrk shares the two cores.
+# Photos are decoded on one thread at niceness 19 (api/src/reports/photos.rs),
+# so the scan workers get the cores first. Both wrk processes share the two
+# cores with the service.
 #
 #   bench/scan-under-reports.sh            15 s per run
 #   DURATION=30 bench/scan-under-reports.sh
