@@ -8,9 +8,9 @@
 #      and a different place, so none is a duplicate; the rate limits are
 #      raised to their maximum, so every report is processed (the worst case:
 #      in service most of a flood from one address gets 429 at once).
-# Photos are decoded on one thread at niceness 19 (api/src/reports/photos.rs),
-# so the scan workers get the cores first. Both wrk processes share the two
-# cores with the service.
+# Photos are decoded on one thread under SCHED_IDLE (api/src/reports/photos.rs),
+# so the scan workers get the cores first. The flood's wrk runs at niceness 19,
+# standing in for clients on other machines (it builds each 7 MB body in Lua).
 #
 #   bench/scan-under-reports.sh            15 s per run
 #   DURATION=30 bench/scan-under-reports.sh
@@ -91,7 +91,7 @@ echo "photo: $(wc -c <"$work/photo.png") bytes; ${duration}s per run"
 echo "== scan alone (64 connections)"
 scan
 echo "== scan while reports flood in (64 + 8 connections)"
-wrk -t1 -c8 -d"$((duration + 2))s" --timeout 30s -s "$work/report.lua" "http://127.0.0.1:$port" >"$work/flood.txt" 2>&1 &
+nice -n 19 wrk -t1 -c8 -d"$((duration + 2))s" --timeout 30s -s "$work/report.lua" "http://127.0.0.1:$port" >"$work/flood.txt" 2>&1 &
 flood=$!
 sleep 1
 scan

@@ -11,10 +11,10 @@
 //! a crafted file can ask for gigabytes. So:
 //! - [`image::Limits`] caps the dimensions and the memory a decoder may
 //!   take, refusing decompression bombs before they allocate;
-//! - [`PhotoWorker`] decodes on one thread of its own, at the lowest CPU
-//!   priority (niceness 19): however many reports arrive, at most one core
-//!   decodes photos, and when scans want the cores the scheduler gives them
-//!   the cores first. Reports wait their turn instead.
+//! - [`PhotoWorker`] decodes on one thread of its own, under the idle
+//!   scheduling policy (`SCHED_IDLE`): however many reports arrive, at most
+//!   one core decodes photos, and only when no scan wants it. Reports wait
+//!   their turn instead.
 
 use std::io::Cursor;
 
@@ -110,14 +110,16 @@ pub fn reencode(bytes: &[u8]) -> Result<Photo, NotAnImage> {
     })
 }
 
-/// Runs [`reencode`] on one dedicated thread for the whole process, at the
-/// lowest CPU priority (see the module documentation).
+/// Runs [`reencode`] on one dedicated thread for the whole process, under
+/// the idle scheduling policy (see the module documentation).
 ///
-/// The thread is named [`WORKER_THREAD`] and, on Linux, runs at niceness
-/// [`WORKER_NICENESS`]: when scans and decoding compete for the cores, the
-/// scheduler gives the decoder about 1.5 % of a core's weight, and every
-/// idle moment. Photos wait in a bounded queue; reports wait for their
-/// photos, scans never do.
+/// The thread is named [`WORKER_THREAD`] and, on Linux, runs under
+/// `SCHED_IDLE`: it gets a core only when no ordinary thread wants it, and
+/// any scan worker that wakes up takes the core from it at once. (Niceness
+/// 19 was tried first: the decoder then kept a core for its whole time
+/// slice, a few milliseconds, after a scan worker woke, and a flood still
+/// cost scans about a fifth of their throughput; `BENCHMARKS.md`.) Photos
+/// wait in a bounded queue; reports wait for their photos, scans never do.
 #[derive(Debug, Clone)]
 pub struct PhotoWorker {
     jobs: mpsc::Sender<Job>,
@@ -125,8 +127,6 @@ pub struct PhotoWorker {
 
 /// The name of the decoding thread, as `ps -L` and `top -H` show it.
 pub const WORKER_THREAD: &str = "tanba-photos";
-/// The niceness of the decoding thread: the lowest priority there is.
-pub const WORKER_NICENESS: i32 = 19;
 /// Photos waiting to be decoded; beyond this, uploads wait to queue. The
 /// upload slots bound it anyway: 16 reports of 5 photos.
 const QUEUE: usize = 80;
@@ -169,16 +169,23 @@ impl PhotoWorker {
     }
 }
 
-/// Sets the calling thread's niceness to [`WORKER_NICENESS`]. On Linux the
-/// niceness belongs to the thread, not the process (setpriority(2), NOTES),
-/// so the scan workers keep theirs. Failing to lower it costs speed, not
-/// correctness, so it is logged, not fatal.
+/// Puts the calling thread under `SCHED_IDLE`. The policy belongs to the
+/// thread, so the scan workers keep theirs. Failing to set it costs speed,
+/// not correctness, so it is logged, not fatal.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    if let Err(e) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), WORKER_NICENESS)
     {
-        tracing::warn!(error = %e, "could not lower the photo worker's priority");
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        if let Err(e) = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        ) {
+            tracing::warn!(error = ?e, "could not lower the photo worker's priority");
+        }
     }
 }
 
@@ -231,10 +238,10 @@ mod tests {
         assert!(reencode(&bytes).is_err());
     }
 
-    /// The niceness of every thread of this process named [`WORKER_THREAD`],
-    /// read from /proc as `top -H` would show it.
+    /// The scheduling policy of every thread of this process named
+    /// [`WORKER_THREAD`], read from /proc as `ps -L -o policy` would show it.
     #[cfg(target_os = "linux")]
-    fn worker_niceness() -> Vec<i32> {
+    fn worker_policies() -> Vec<u32> {
         let mut found = Vec::new();
         for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
             let dir = task.expect("task").path();
@@ -244,20 +251,31 @@ mod tests {
             if comm.trim_end() != WORKER_THREAD {
                 continue;
             }
-            let stat = std::fs::read_to_string(dir.join("stat")).expect("stat");
-            // Fields after "(comm)": state is field 3, niceness field 19.
-            let after = &stat[stat.rfind(')').expect("comm") + 2..];
-            let nice = after.split(' ').nth(16).expect("niceness");
-            found.push(nice.parse().expect("a number"));
+            found.push(policy_of(&dir));
         }
         found
     }
 
+    /// The `policy` field of a task's stat (field 41; proc(5)).
+    #[cfg(target_os = "linux")]
+    fn policy_of(task: &std::path::Path) -> u32 {
+        let stat = std::fs::read_to_string(task.join("stat")).expect("stat");
+        // Fields after "(comm)" start with state, field 3.
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        after
+            .split(' ')
+            .nth(41 - 3)
+            .expect("policy")
+            .parse()
+            .expect("a number")
+    }
+
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn photos_are_decoded_on_one_thread_at_the_lowest_priority() {
-        let own = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
-        let before = own().expect("own niceness");
+    async fn photos_are_decoded_on_one_thread_that_runs_only_when_the_cores_are_idle() {
+        const SCHED_IDLE: u32 = 5;
+        let own = || policy_of(std::path::Path::new("/proc/thread-self"));
+        let before = own();
         let worker = PhotoWorker::start().expect("thread");
         let photo = worker
             .reencode(png(3000, 100))
@@ -270,13 +288,14 @@ mod tests {
             .await
             .expect("worker");
         assert!(refused.is_err(), "the worker lives on after a refusal");
-        let nice = worker_niceness();
-        assert!(!nice.is_empty(), "no thread named {WORKER_THREAD}");
+        let policies = worker_policies();
+        assert!(!policies.is_empty(), "no thread named {WORKER_THREAD}");
         assert!(
-            nice.iter().all(|&n| n == WORKER_NICENESS),
-            "niceness {nice:?}"
+            policies.iter().all(|&p| p == SCHED_IDLE),
+            "policies {policies:?}"
         );
-        // The thread that started the worker keeps its niceness.
-        assert_eq!(own().expect("own niceness"), before);
+        // The thread that started the worker keeps its policy.
+        assert_eq!(own(), before);
+        assert_ne!(before, SCHED_IDLE);
     }
 }
