@@ -101,6 +101,36 @@ impl FieldError {
     }
 }
 
+/// Whether a field of a JSON object carries a value, right or wrong: not
+/// absent, null or blank. Format-logical checks use it to tell "missing"
+/// from "wrong".
+pub fn given(obj: &serde_json::Map<String, serde_json::Value>, key: &str) -> bool {
+    use serde_json::Value;
+    match obj.get(key) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// One `unknown_field` error for every key of `obj` not in `known`, named
+/// under `path` (`shop.name`) when the object is nested.
+pub fn unknown_fields(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    path: Option<&str>,
+    known: &[&str],
+) -> impl Iterator<Item = FieldError> {
+    obj.keys()
+        .filter(|key| !known.contains(&key.as_str()))
+        .map(move |key| {
+            let field = match path {
+                Some(p) => format!("{p}.{key}"),
+                None => key.clone(),
+            };
+            FieldError::new("unknown_field", field)
+        })
+}
+
 /// What the localizing middleware needs, kept in the response's extensions.
 #[derive(Debug, Clone)]
 struct Localizable {

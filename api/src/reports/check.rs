@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use tanba_core::participant::{Bin, TaxpayerIdError};
 use tanba_core::{MarkingCode, ScannedCode};
 
-use crate::error::FieldError;
+use crate::error::{FieldError, given, unknown_fields};
 use crate::reference::{Dictionary, Reference};
 
 /// Longest comment, in characters.
@@ -58,7 +58,7 @@ pub fn check_report(body: &Value, reference: &Reference) -> Result<CheckedReport
         return Err(vec![FieldError::new("not_object", "$")]);
     };
     let mut errors = Vec::new();
-    unknown_keys(obj, None, &FIELDS, &mut errors);
+    errors.extend(unknown_fields(obj, None, &FIELDS));
 
     let kind = text(obj, "kind", "kind", true, 64, false, &mut errors);
     if let Some(k) = &kind
@@ -92,12 +92,11 @@ pub fn check_report(body: &Value, reference: &Reference) -> Result<CheckedReport
     match obj.get("place") {
         None | Some(Value::Null) => errors.push(FieldError::new("required", "place")),
         Some(Value::Object(place)) => {
-            unknown_keys(
+            errors.extend(unknown_fields(
                 place,
                 Some("place"),
                 &["lat", "lon", "address"],
-                &mut errors,
-            );
+            ));
             let lat = coordinate(place, "lat", 90.0, &mut errors);
             let lon = coordinate(place, "lon", 180.0, &mut errors);
             address = text(
@@ -141,7 +140,7 @@ pub fn check_report(body: &Value, reference: &Reference) -> Result<CheckedReport
     match obj.get("shop") {
         None | Some(Value::Null) => {}
         Some(Value::Object(shop)) => {
-            unknown_keys(shop, Some("shop"), &["name", "bin"], &mut errors);
+            errors.extend(unknown_fields(shop, Some("shop"), &["name", "bin"]));
             shop_name = text(
                 shop,
                 "name",
@@ -204,32 +203,6 @@ pub fn check_report(body: &Value, reference: &Reference) -> Result<CheckedReport
         }),
         // With no error every required value is there.
         _ => Err(vec![FieldError::new("required", "$")]),
-    }
-}
-
-/// Whether a field carries a value, right or wrong: not absent, null or blank.
-fn given(obj: &Map<String, Value>, key: &str) -> bool {
-    match obj.get(key) {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(_) => true,
-    }
-}
-
-fn unknown_keys(
-    obj: &Map<String, Value>,
-    path: Option<&str>,
-    known: &[&str],
-    errors: &mut Vec<FieldError>,
-) {
-    for key in obj.keys() {
-        if !known.contains(&key.as_str()) {
-            let field = match path {
-                Some(p) => format!("{p}.{key}"),
-                None => key.clone(),
-            };
-            errors.push(FieldError::new("unknown_field", field));
-        }
     }
 }
 

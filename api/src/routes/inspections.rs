@@ -35,7 +35,7 @@ use time::Date;
 use time::macros::{format_description, offset};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, unknown_fields};
 use crate::ids::StaffId;
 use crate::lang::RequestLang;
 use crate::reference::{Dictionary, Reference};
@@ -403,12 +403,6 @@ fn object(raw: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-fn unknown_fields(obj: &Map<String, Value>, known: &[&str], errors: &mut Vec<FieldError>) {
-    for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-        errors.push(FieldError::new("unknown_field", key.clone()));
-    }
-}
-
 /// `POST /v1/inspections/reports/{number}/assign` — inspectors.
 #[tracing::instrument(skip_all)]
 async fn assign(
@@ -421,8 +415,7 @@ async fn assign(
     let me = inspector(&caller)?;
     let number = number_of(&path)?;
     let body = object(&raw)?;
-    let mut errors = Vec::new();
-    unknown_fields(&body, &["inspector"], &mut errors);
+    let mut errors: Vec<FieldError> = unknown_fields(&body, None, &["inspector"]).collect();
     let assignee: Option<String> = match body.get("inspector") {
         None => Some(me.clone()),
         Some(Value::Null) => None,
@@ -477,12 +470,8 @@ async fn status(
     let me = inspector(&caller)?;
     let number = number_of(&path)?;
     let body = object(&raw)?;
-    let mut errors = Vec::new();
-    unknown_fields(
-        &body,
-        &["status", "public_answer", "block_code"],
-        &mut errors,
-    );
+    let mut errors: Vec<FieldError> =
+        unknown_fields(&body, None, &["status", "public_answer", "block_code"]).collect();
     let allowed = ReportStatus::ALL.map(|s| s.as_str()).join(", ");
     let to = match body.get("status") {
         None | Some(Value::Null) => {
@@ -619,8 +608,7 @@ async fn comment(
     let me = inspector(&caller)?;
     let number = number_of(&path)?;
     let body = object(&raw)?;
-    let mut errors = Vec::new();
-    unknown_fields(&body, &["text"], &mut errors);
+    let mut errors: Vec<FieldError> = unknown_fields(&body, None, &["text"]).collect();
     let comment = text(&body, "text", "text", true, MAX_COMMENT, true, &mut errors);
     let Some(comment) = comment.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));

@@ -35,7 +35,7 @@ use time::Date;
 use time::macros::{format_description, offset};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, given, unknown_fields};
 use crate::lang::RequestLang;
 use crate::reference::{Dictionary, Reference};
 use crate::startup::AppState;
@@ -105,11 +105,7 @@ pub fn check_card(
         errors: Vec::new(),
         today,
     };
-    for key in obj.keys() {
-        if !FIELDS.contains(&key.as_str()) {
-            c.fail(FieldError::new("unknown_field", key.clone()));
-        }
-    }
+    c.errors.extend(unknown_fields(obj, None, &FIELDS));
 
     let gtin = match path_gtin {
         None => c.gtin(obj, "gtin", true),
@@ -270,15 +266,6 @@ pub fn check_card(
     }
 }
 
-/// Whether a field carries a value, right or wrong: not absent, null or blank.
-fn given(obj: &Map<String, Value>, key: &str) -> bool {
-    match obj.get(key) {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(_) => true,
-    }
-}
-
 /// Collects problems while reading fields.
 struct Checker {
     errors: Vec<FieldError>,
@@ -291,11 +278,7 @@ impl Checker {
     }
 
     fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
-        for key in obj.keys() {
-            if !known.contains(&key.as_str()) {
-                self.fail(FieldError::new("unknown_field", format!("{path}.{key}")));
-            }
-        }
+        self.errors.extend(unknown_fields(obj, Some(path), known));
     }
 
     /// A text field, trimmed. An optional field that is absent, null or blank
