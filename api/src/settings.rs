@@ -87,6 +87,12 @@ pub struct Settings {
     /// Violation reports one device (header `X-Device-Id`, sent by the app)
     /// may send in an hour.
     pub report_limit_per_device_per_hour: u32,
+    /// Longest time, in seconds, a client may take to send one violation
+    /// report's upload (up to 5 photos). A client that sends slower is
+    /// answered 408 and its upload slot goes to the next report: 16 slow
+    /// senders cannot hold every slot. Two minutes carry 50 MB at about
+    /// 3.5 Mbit/s, a weak mobile uplink.
+    pub report_upload_timeout_secs: u64,
     /// Longest wait, in milliseconds, for a Redis connect or command. A scan
     /// never waits for a connect (that happens in the background); a
     /// command that takes longer is given up, and the database answers.
@@ -132,6 +138,7 @@ impl Default for Settings {
             cache_capacity: 100_000,
             report_limit_per_ip_per_hour: 20,
             report_limit_per_device_per_hour: 5,
+            report_upload_timeout_secs: 120,
             redis_timeout_ms: 500,
             scan_record: true,
             scan_record_queue: 65_536,
@@ -172,6 +179,10 @@ impl fmt::Debug for Settings {
             .field(
                 "report_limit_per_device_per_hour",
                 &self.report_limit_per_device_per_hour,
+            )
+            .field(
+                "report_upload_timeout_secs",
+                &self.report_upload_timeout_secs,
             )
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("scan_record", &self.scan_record)
@@ -327,6 +338,12 @@ impl Settings {
             if !(1..=100_000).contains(&value) {
                 return Err(invalid(key, "must be between 1 and 100000"));
             }
+        }
+        if !(1..=3600).contains(&self.report_upload_timeout_secs) {
+            return Err(invalid(
+                "report_upload_timeout_secs",
+                "must be between 1 and 3600",
+            ));
         }
         if !(10..=10_000).contains(&self.redis_timeout_ms) {
             return Err(invalid("redis_timeout_ms", "must be between 10 and 10000"));

@@ -459,3 +459,70 @@ on_every_database!(
         app.stop().await;
     }
 );
+
+/// Starts a report upload by hand and then stops sending, as a client on a
+/// dead connection (or a slow-loris attacker) would; returns the status
+/// line and the body the service answers with.
+async fn stall_upload(app: &TestApp, lang: &str) -> (String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let start = "--stall\r\nContent-Disposition: form-data; name=\"photo\"; \
+                 filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\u{FF}";
+    let head = format!(
+        "POST /v1/reports?lang={lang} HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: multipart/form-data; boundary=stall\r\n\
+         Content-Length: 5000000\r\nX-Device-Id: slow-{lang}\r\n\r\n{start}"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    // The service answers and closes; the test gives it ample time.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("an answer within 30 s")
+    .expect("read");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    (status, serde_json::from_str(body).expect("a JSON body"))
+}
+
+on_every_database!(
+    a_client_that_stops_sending_is_answered_408_and_nothing_is_kept,
+    |db: Db| async move {
+        let mut settings = roomy(&db);
+        settings.report_upload_timeout_secs = 1;
+        let app = TestApp::spawn(settings.clone()).await;
+        let (ru, kk) = tokio::join!(stall_upload(&app, "ru"), stall_upload(&app, "kk"));
+        for (status, body) in [&ru, &kk] {
+            assert!(status.starts_with("HTTP/1.1 408"), "{status} {body}");
+            assert_eq!(body["error"]["code"], "report_upload_timeout");
+        }
+        let message = |b: &Value| b["error"]["message"].as_str().expect("message").to_owned();
+        assert!(message(&ru.1).contains("1 секунды"), "{}", message(&ru.1));
+        assert!(message(&kk.1).contains("1 секунд"), "{}", message(&kk.1));
+        assert_ne!(message(&ru.1), message(&kk.1));
+        assert_eq!(stored_rows(&settings).await, [0, 0, 0], "nothing kept");
+
+        // The stalled uploads held two of the upload slots; after their
+        // answers a report goes through.
+        let sent = r::send(
+            &app,
+            "",
+            &report("NO_MARKING", "Абая 9"),
+            vec![r::png(40, 30)],
+            &[],
+        )
+        .await;
+        assert_eq!(sent.status, 201, "{}", sent.body);
+        app.stop().await;
+    }
+);

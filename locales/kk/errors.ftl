@@ -32,6 +32,7 @@ error-report-not-multipart = Хабарлама multipart/form-data ретінд
 error-report-malformed = Хабарлама дұрыс құрылмаған: { $detail }
 error-report-unknown-part = «{ $name }» бөлігі күтілмейді: тек «report» және «photo» бөліктері қабылданады.
 error-report-upload-too-large = Жіберілген деректер тым көп: ең көбі { $limit_mb } МБ.
+error-report-upload-timeout = Жіберу тым ұзаққа созылды: фотосуреттері бар хабарлама { $secs } секунд ішінде толық жіберілуі керек. Байланыс тұрақтырақ болғанда немесе фотосуреттерді азайтып, қайталап көріңіз.
 error-report-bad-device-id = X-Device-Id тақырыбы 1–128 көрінетін ASCII таңбадан тұруы керек.
 error-report-status-transition = Хабарламаны «{ $from }» мәртебесінен «{ $to }» мәртебесіне ауыстыруға болмайды.
 error-report-no-code = Хабарламада код көрсетілмеген: бұғаттайтын код жоқ.

@@ -34,6 +34,10 @@ error-report-not-multipart = Сообщение отправляется как 
 error-report-malformed = Сообщение составлено неверно: { $detail }
 error-report-unknown-part = Часть «{ $name }» не ожидается: принимаются только части «report» и «photo».
 error-report-upload-too-large = Слишком много данных: не более { $limit_mb } МБ.
+error-report-upload-timeout = Отправка заняла слишком много времени: сообщение с фотографиями должно быть передано в течение { $secs } { $secs ->
+        [one] секунды
+       *[other] секунд
+    }. Попробуйте ещё раз, при более устойчивой связи или с меньшим числом фотографий.
 error-report-bad-device-id = Заголовок X-Device-Id должен состоять из 1–128 видимых символов ASCII.
 error-report-status-transition = Нельзя перевести сообщение из статуса «{ $from }» в статус «{ $to }».
 error-report-no-code = В сообщении не указан код: блокировать нечего.

@@ -120,6 +120,12 @@ fn upload_too_large() -> ApiError {
         .number("limit_mb", (MAX_UPLOAD_BYTES >> 20) as i64)
 }
 
+/// The client took longer than `report_upload_timeout_secs` to send its
+/// upload. Nothing of it is kept.
+fn upload_timeout(secs: u64) -> ApiError {
+    ApiError::new(StatusCode::REQUEST_TIMEOUT, "report_upload_timeout").number("secs", secs as i64)
+}
+
 /// The parts of an upload, read.
 #[derive(Default)]
 struct Upload {
@@ -274,7 +280,12 @@ async fn create(
     }
     let _slot = state.report_limits.upload_slot().await?;
 
-    let upload = read_upload(&req, payload).await?;
+    let upload = tokio::time::timeout(
+        Duration::from_secs(state.settings.report_upload_timeout_secs),
+        read_upload(&req, payload),
+    )
+    .await
+    .map_err(|_| upload_timeout(state.settings.report_upload_timeout_secs))??;
     let json = upload
         .report
         .ok_or_else(|| ApiError::validation(vec![FieldError::new("required", "report")]))?;
