@@ -112,6 +112,93 @@ pub struct Settings {
     /// within an hour) a genuine product would have to travel faster than
     /// any car or train, door to door faster than a flight.
     pub clone_window_secs: u64,
+    /// Reverse proxies and load balancers whose `X-Forwarded-For` is
+    /// believed: addresses or networks (`10.0.0.0/8`), a list in the file or
+    /// comma-separated in `TANBA_TRUSTED_PROXIES`. Empty (the default): the
+    /// client's address is the connection's peer and the header is ignored,
+    /// since anyone can write it. The address goes into the audit log and
+    /// keys the per-address rate limits.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// The networks of [`Settings::trusted_proxies`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client behind a chain of proxies: the connection's `peer`, or,
+    /// when the peer is trusted, the nearest address in `forwarded`
+    /// (`X-Forwarded-For` entries, oldest first, as each proxy appends the
+    /// one it heard from) that is not itself trusted. A malformed entry ends
+    /// the walk at the last trusted hop: what lies before it was written by
+    /// someone nobody vouches for.
+    pub fn client<'a>(
+        &self,
+        peer: std::net::IpAddr,
+        forwarded: impl DoubleEndedIterator<Item = &'a str>,
+    ) -> std::net::IpAddr {
+        if !self.contains(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        for hop in forwarded.rev() {
+            let Ok(ip) = hop.trim().parse::<std::net::IpAddr>() else {
+                break;
+            };
+            client = ip;
+            if !self.contains(ip) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ToString::to_string))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            List(Vec<String>),
+            Text(String),
+        }
+        let items = match Given::deserialize(d)? {
+            Given::List(items) => items,
+            Given::Text(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        };
+        items
+            .iter()
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        serde::de::Error::custom(format!(
+                            "{item:?} is not an address or a network such as 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
+    }
 }
 
 impl Default for Settings {
@@ -144,6 +231,7 @@ impl Default for Settings {
             scan_record_queue: 65_536,
             clone_distance_km: 300,
             clone_window_secs: 3600,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -189,6 +277,7 @@ impl fmt::Debug for Settings {
             .field("scan_record_queue", &self.scan_record_queue)
             .field("clone_distance_km", &self.clone_distance_km)
             .field("clone_window_secs", &self.clone_window_secs)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -480,5 +569,59 @@ mod tests {
             ..Settings::default()
         };
         assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_a_list_or_a_comma_separated_variable() {
+        let s = Settings::load(
+            None,
+            env(&[("TANBA_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5,::1")]),
+        )
+        .unwrap();
+        let nets: Vec<String> = s.trusted_proxies.0.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.5/32", "::1/128"]);
+        let err = Settings::load(None, env(&[("TANBA_TRUSTED_PROXIES", "10.0.0.0/8,proxy")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"proxy\" is not an address"), "{err}");
+        assert!(
+            Settings::load(None, env(&[]))
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_hop_and_only_behind_a_trusted_peer() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxies = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        let chain = |s: &'static str| s.split(',');
+        // A trusted balancer, one client.
+        assert_eq!(
+            proxies.client(ip("10.0.0.2"), chain("203.0.113.7")),
+            ip("203.0.113.7")
+        );
+        // Two trusted hops; the client wrote a lie in front of them.
+        assert_eq!(
+            proxies.client(ip("10.0.0.2"), chain("1.1.1.1, 203.0.113.7, 10.0.0.9")),
+            ip("203.0.113.7")
+        );
+        // Not from a trusted proxy: the header is the client's word, ignored.
+        assert_eq!(
+            proxies.client(ip("198.51.100.4"), chain("203.0.113.7")),
+            ip("198.51.100.4")
+        );
+        // No header, or nonsense in it: the last trusted hop.
+        assert_eq!(proxies.client(ip("10.0.0.2"), chain("")), ip("10.0.0.2"));
+        assert_eq!(
+            proxies.client(ip("10.0.0.2"), chain("203.0.113.7, bogus, 10.0.0.9")),
+            ip("10.0.0.9")
+        );
+        // Nothing trusted: the peer, always.
+        assert_eq!(
+            TrustedProxies::default().client(ip("10.0.0.2"), chain("203.0.113.7")),
+            ip("10.0.0.2")
+        );
     }
 }

@@ -416,6 +416,83 @@ on_every_database!(
 );
 
 on_every_database!(
+    behind_a_trusted_proxy_the_forwarded_address_is_limited_and_audited,
+    |db: Db| async move {
+        let mut settings = db.settings();
+        settings.report_limit_per_ip_per_hour = 1;
+        settings.report_limit_per_device_per_hour = 100;
+        let forwarded = |ip: &'static str| [("X-Forwarded-For", ip)];
+
+        // Nobody trusted: the header is the client's word and is ignored, so
+        // two "different" clients are one address over its limit.
+        let app = TestApp::spawn(settings.clone()).await;
+        let first = r::send(
+            &app,
+            "",
+            &report("NO_MARKING", "Абая 1"),
+            vec![],
+            &forwarded("203.0.113.7"),
+        )
+        .await;
+        assert_eq!(first.status, 201, "{}", first.body);
+        let second = r::send(
+            &app,
+            "",
+            &report("NO_MARKING", "Абая 2"),
+            vec![],
+            &forwarded("198.51.100.4"),
+        )
+        .await;
+        assert_eq!(second.status, 429, "{}", second.body);
+        app.stop().await;
+
+        // The test connects from loopback, here the trusted balancer.
+        settings.trusted_proxies = tanba_api::settings::TrustedProxies(vec![
+            "127.0.0.0/8".parse().expect("net"),
+            "::1/128".parse().expect("net"),
+        ]);
+        let app = TestApp::spawn(settings.clone()).await;
+        for (ip, street) in [("198.51.100.4", "Абая 3"), ("192.0.2.10", "Абая 4")] {
+            let sent = r::send(
+                &app,
+                "",
+                &report("NO_MARKING", street),
+                vec![],
+                &forwarded(ip),
+            )
+            .await;
+            assert_eq!(sent.status, 201, "{ip}: {}", sent.body);
+        }
+        // The same client again, through a second trusted hop: over its limit.
+        let again = r::send(
+            &app,
+            "",
+            &report("NO_MARKING", "Абая 5"),
+            vec![],
+            &forwarded("198.51.100.4, 127.0.0.2"),
+        )
+        .await;
+        assert_eq!(again.status, 429, "{}", again.body);
+
+        let store = tanba_api::store::Store::connect(&settings)
+            .await
+            .expect("store");
+        let mut audited: Vec<String> = store
+            .audit_entries(0, 100)
+            .await
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == "report.create")
+            .filter_map(|e| e.ip)
+            .collect();
+        audited.sort();
+        assert_eq!(audited, ["127.0.0.1", "192.0.2.10", "198.51.100.4"]);
+        store.close().await;
+        app.stop().await;
+    }
+);
+
+on_every_database!(
     the_same_report_within_a_day_is_a_duplicate_and_names_the_first,
     |db: Db| async move {
         let settings = roomy(&db);

@@ -201,11 +201,26 @@ pub fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
-/// The client's address as the server saw it (the peer of the connection).
-/// Behind a load balancer, `X-Forwarded-For` is only trusted from a
-/// configured proxy — not yet configurable, so it is not read at all.
+/// The client's address: the peer of the connection, or, when that peer is
+/// one of the `trusted_proxies`, the address it forwarded for
+/// ([`crate::settings::TrustedProxies::client`]). `X-Forwarded-For` from
+/// anyone else is ignored: a client can write any address in it.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(peer.to_string());
+    };
+    let proxies = &state.settings.trusted_proxies;
+    if proxies.is_empty() {
+        return Some(peer.to_string());
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    Some(proxies.client(peer, forwarded.into_iter()).to_string())
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
