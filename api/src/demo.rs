@@ -20,7 +20,7 @@ use tanba_core::{Gtin, MarkingCode};
 use time::OffsetDateTime;
 
 use crate::auth::Role;
-use crate::ids::{OrderId, ParticipantId};
+use crate::ids::ParticipantId;
 use crate::settings::Settings;
 use crate::store::{
     Conformity, ConformityKind, EventSource, NewParticipant, NumberedDocument, ParticipantStatus,
@@ -242,19 +242,24 @@ async fn seed(
         .await?
         .context("approving the demo participant")?;
     let emitted_at = OffsetDateTime::now_utc().unix_timestamp();
-    // Demo codes belong to no order row: an order in CREATED would be
-    // filled by the emission worker.
-    let order = OrderId::new();
     for (product, plans) in [
         (milk(), plans()),
-        (water(), plans().into_iter().take(2).collect()),
+        (water(), plans().into_iter().take(2).collect::<Vec<_>>()),
     ] {
         tx.create_product(participant.id, &product)
             .await?
             .map_err(|e| anyhow::anyhow!("demo product {}: {e:?}", product.gtin))?;
+        // One order per product, READY in the same transaction, so the
+        // emission worker never sees it waiting for codes.
+        let quantity = i64::try_from(plans.len())?;
+        let order = tx
+            .create_order(participant.id, &product.gtin, quantity, "production")
+            .await?
+            .id;
         let codes = crate::emission::sign_new(key, &product.gtin, plans.len());
         tx.insert_emitted(&codes, participant.id, order, emitted_at)
             .await?;
+        tx.mark_order_ready(order, quantity, emitted_at).await?;
         for (code, (name, operations)) in codes.iter().zip(plans) {
             tx.apply_operations(
                 code.gtin(),

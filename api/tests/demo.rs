@@ -106,6 +106,46 @@ async fn tanba_serve_demo_prints_codes_that_scan_as_printed() {
             .collect()
     };
     let before = stored(&first);
+
+    // Every demo code belongs to an order that is READY with exactly its
+    // codes, so the emission worker has nothing left to fill.
+    let store = tanba_api::store::Store::connect(&db.settings())
+        .await
+        .expect("store");
+    let orders: Vec<(String, String, i64, i64)> = {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("sqlite");
+        sqlx::query_as("SELECT id, status, quantity, generated FROM orders")
+            .fetch_all(&mut c)
+            .await
+            .expect("orders")
+    };
+    assert_eq!(orders.len(), 2, "one order per demo product: {orders:?}");
+    let mut in_orders = 0;
+    for (id, status, quantity, generated) in &orders {
+        assert_eq!(status, "READY");
+        assert_eq!(quantity, generated);
+        let (codes, distinct) = store
+            .count_order_codes(id.parse().expect("order id"))
+            .await
+            .expect("count");
+        assert_eq!((codes, distinct), (*generated, *generated), "order {id}");
+        in_orders += codes;
+    }
+    let all: i64 = {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("sqlite");
+        sqlx::query_scalar("SELECT COUNT(*) FROM codes")
+            .fetch_one(&mut c)
+            .await
+            .expect("codes")
+    };
+    assert_eq!(in_orders, all, "no code outside an order");
+    store.close().await;
     drop(first);
 
     // Started again: nothing seeded twice, the same codes listed.

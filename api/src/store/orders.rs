@@ -149,6 +149,29 @@ impl Tx {
         });
         Ok(order)
     }
+
+    /// Marks an order whose codes were stored by other means (the demo
+    /// seeding) `READY` with `generated` codes, so the emission worker
+    /// leaves it alone.
+    pub async fn mark_order_ready(
+        &mut self,
+        id: OrderId,
+        generated: i64,
+        at: i64,
+    ) -> anyhow::Result<()> {
+        const SQL: &str =
+            "UPDATE orders SET generated = $1, status = 'READY', ready_at = $2 WHERE id = $3";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(generated)
+                .bind(at)
+                .bind(id.to_string())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
 }
 
 impl Store {
