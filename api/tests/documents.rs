@@ -873,3 +873,90 @@ on_every_database!(
         assert_eq!(scan(&w.app, &mine[1]).await.0, "APPLIED");
     }
 );
+
+on_every_database!(
+    an_acceptance_is_refused_whole_when_a_code_was_blocked_meanwhile,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let (_, inspector) = eds::staff(
+            &w.app,
+            &w.settings,
+            &w.ca,
+            &eds::test_iin(77),
+            "Инспектор",
+            "inspector",
+        )
+        .await;
+        let mine = codes(&w, &maker, GTIN, 2).await;
+        let [a, b] = [&mine[0], &mine[1]];
+        let applied = submit(
+            &w,
+            &maker,
+            "apply",
+            &json!({"kind": "application", "codes": &mine}),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK");
+        assert_eq!(
+            submit(&w, &maker, "intro", &production(&[a, b])).await["status"],
+            "CHECKED_OK"
+        );
+        let shipped = submit(&w, &maker, "ship", &shipment(&[a, b], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let id = shipped["id"].as_str().expect("id").to_owned();
+
+        // A citizen reports the second code; an inspector confirms and blocks it.
+        let report = json!({
+            "kind": "INVALID_CODE",
+            "code": tanba_core::MarkingCode::parse(b).expect("code").human_readable(),
+            "place": {"address": "Алматы, Абая 12"},
+            "comment": "Проверьте, пожалуйста.",
+        });
+        let sent =
+            common::reports::send(&w.app, "", &report, vec![common::reports::png(32, 24)], &[])
+                .await;
+        assert_eq!(sent.status, 201, "{}", sent.body);
+        let number = sent.body["number"].as_str().expect("number");
+        for body in [
+            json!({"status": "in_review"}),
+            json!({"status": "confirmed", "block_code": true}),
+        ] {
+            let (status, answer) = eds::call(
+                &w.app,
+                "POST",
+                &format!("/v1/inspections/reports/{number}/status"),
+                Some(&inspector),
+                Some(&body),
+            )
+            .await;
+            assert_eq!(status, 200, "{answer}");
+        }
+
+        // The buyer cannot take the shipment: nothing moves, the reason is on it.
+        let (status, body) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/accept?lang=ru"),
+            "acc",
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"]["code"], "document_accept_refused");
+        let waiting = settled(&w, &shop.token, &id, "kk").await;
+        assert_eq!(waiting["status"], "WAIT_ACCEPTANCE");
+        assert_eq!(waiting["errors"][0]["index"], 1);
+        assert_eq!(waiting["errors"][0]["error"], "blocked");
+        for code in [a, b] {
+            assert_eq!(history(&w, &shop.token, code, "").await.0, 404);
+            let (status, story) = history(&w, &maker.token, code, "").await;
+            assert_eq!(status, 200, "{story}");
+            assert!(!operations(&story).contains(&"accept".to_owned()));
+        }
+        // The seller takes it back.
+        let (status, body) =
+            post(&w, &maker.token, &format!("/v1/documents/{id}/cancel"), "c").await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
+    }
+);
