@@ -65,10 +65,15 @@ impl Documents {
     }
 }
 
-/// Processes every document `IN_PROGRESS`, oldest first.
+/// Processes every document `IN_PROGRESS`, oldest first. A document that
+/// fails (the database went away, a stored field this build cannot read)
+/// stays `IN_PROGRESS` and is tried again on the next round; the documents
+/// after it are not held up.
 pub async fn process_pending(store: &Store, cards: &CardCache) -> anyhow::Result<()> {
     for id in store.documents_in_progress().await? {
-        process(store, cards, id).await?;
+        if let Err(err) = process(store, cards, id).await {
+            tracing::error!(document = %id, error = ?err, "document worker: will retry this document");
+        }
     }
     Ok(())
 }
