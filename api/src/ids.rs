@@ -59,3 +59,7 @@ id_type!(
     /// An emission order.
     OrderId
 );
+id_type!(
+    /// A participant's document (introduction, shipment, withdrawal, …).
+    DocumentId
+);

@@ -16,6 +16,8 @@
 //! - [`sightings`]: where each code was seen lately, for the clone verdict (in process or Redis).
 //! - [`scans`]: the scan recorder, writing every scan behind the answer, in batches.
 //! - [`redis_link`]: the one Redis connection, (re)connected in the background.
+//! - [`documents`]: documents that move codes through their life: control of
+//!   the body, and the worker that checks and applies them all or nothing.
 //! - [`demo`]: `tanba serve --demo`, a demo manufacturer with codes in every status.
 //! - [`reports`]: citizens' violation reports: statuses, numbers and secrets,
 //!   control of the input, photos, abuse limits.
@@ -24,6 +26,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod demo;
+pub mod documents;
 pub mod emission;
 pub mod error;
 pub mod idempotency;

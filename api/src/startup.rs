@@ -31,6 +31,8 @@ pub struct AppState {
     pub emission_key: Arc<EmissionKey>,
     /// Wakes the emission worker when an order arrives.
     pub emission: crate::emission::Emission,
+    /// Wakes the document worker when a document arrives.
+    pub documents: crate::documents::worker::Documents,
     /// Trusted EDS roots and CRLs, loaded from `eds_trust_roots` and
     /// `eds_crls` at start-up.
     pub eds: Arc<crate::auth::eds::Verifier>,
@@ -61,6 +63,7 @@ pub struct Application {
     scan_writer: Option<crate::scans::ScanWriter>,
     shutdown_timeout: std::time::Duration,
     worker: Option<tokio::task::JoinHandle<()>>,
+    document_worker: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -110,6 +113,10 @@ impl Application {
             redis.clone(),
         ));
         let sightings = Arc::new(crate::sightings::Sightings::from_settings(&settings, redis));
+        // Always on: it also finishes documents a stop or crash left
+        // IN_PROGRESS (each is applied in one transaction, so redoing is safe).
+        let documents = crate::documents::worker::Documents::default();
+        let document_worker = documents.spawn(store.clone(), cards.clone());
         let (scans, scan_writer) = if settings.scan_record {
             let (recorder, writer) =
                 crate::scans::ScanRecorder::start(store.clone(), settings.scan_record_queue);
@@ -131,6 +138,7 @@ impl Application {
             store: store.clone(),
             emission_key,
             emission,
+            documents,
             eds: Arc::new(eds),
             reference: crate::reference::Reference::sync_and_load(&store)
                 .await
@@ -157,6 +165,10 @@ impl Application {
                 // The scan first: the router tries routes in order, and the
                 // scan is most of the traffic (each dynamic pattern before it
                 // costs a regex match per request).
+                // A code's history before the scan, whose `{code:.*}` would
+                // take `/history` as part of the code: one more pattern
+                // tried per scan, a regex on a short path.
+                .configure(routes::documents::configure_history)
                 .configure(routes::codes::configure)
                 .service(routes::health::health)
                 .service(routes::keys::keys)
@@ -167,6 +179,7 @@ impl Application {
                 .configure(routes::orders::configure)
                 .configure(routes::reports::configure)
                 .configure(routes::inspections::configure)
+                .configure(routes::documents::configure)
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(shutdown_timeout)
@@ -184,6 +197,7 @@ impl Application {
             // requests get none, so that a stop still writes the queue.
             shutdown_timeout: std::time::Duration::from_secs(shutdown_timeout.max(5)),
             worker,
+            document_worker,
         })
     }
 
@@ -219,6 +233,10 @@ impl Application {
             worker.abort();
             let _ = worker.await;
         }
+        // A document in flight is one transaction: stopping here loses it
+        // whole, and the next start processes it again.
+        self.document_worker.abort();
+        let _ = self.document_worker.await;
         // The requests in flight have finished: every scan they answered is
         // queued. Write the queue before the pool closes.
         if let Some(writer) = self.scan_writer {

@@ -97,6 +97,50 @@ const ENDPOINTS: &[(&str, &str, &str, Wrong)] = &[
         "inspector",
         Wrong::Admin,
     ),
+    ("POST", "/v1/documents", "participants", Wrong::Inspector),
+    ("POST", "/v1/documents", "participants", Wrong::Admin),
+    (
+        "GET",
+        "/v1/documents/{document}",
+        "its parties, inspector, admin",
+        Wrong::Analyst,
+    ),
+    (
+        "GET",
+        "/v1/documents/{document}/epcis",
+        "its parties, inspector, admin",
+        Wrong::Analyst,
+    ),
+    (
+        "POST",
+        "/v1/documents/{document}/accept",
+        "the buyer",
+        Wrong::Inspector,
+    ),
+    (
+        "POST",
+        "/v1/documents/{document}/reject",
+        "the buyer",
+        Wrong::Admin,
+    ),
+    (
+        "POST",
+        "/v1/documents/{document}/cancel",
+        "the seller",
+        Wrong::Inspector,
+    ),
+    (
+        "GET",
+        "/v1/codes/{code}/history",
+        "the owner, inspector",
+        Wrong::Admin,
+    ),
+    (
+        "GET",
+        "/v1/codes/{code}/history",
+        "the owner, inspector",
+        Wrong::Analyst,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +149,7 @@ enum Wrong {
     Retailer,
     Inspector,
     Admin,
+    Analyst,
 }
 
 on_every_database!(
@@ -118,6 +163,15 @@ on_every_database!(
             &eds::test_iin(77),
             "Инспектор",
             "inspector",
+        )
+        .await;
+        let (_, analyst) = eds::staff(
+            &app,
+            &settings,
+            &ca,
+            &eds::test_iin(78),
+            "Талдаушы",
+            "analyst",
         )
         .await;
         let maker_id = ca.issue_legal_entity(
@@ -142,12 +196,17 @@ on_every_database!(
         let order = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f";
         // Any well-formed report number: the role is checked before the report.
         let report = "2026-000001";
+        // Any id and any code: the role is checked before the document or code.
+        let document = "0b7e4c1a-2f3d-4e5f-8a9b-1c2d3e4f5a6b";
+        let code = "010465235226200921k2Fpdfbwuq6gu";
 
         for (method, template, who, wrong) in ENDPOINTS {
             let path = template
                 .replace("{participant}", &participant)
                 .replace("{order}", order)
-                .replace("{report}", report);
+                .replace("{report}", report)
+                .replace("{document}", document)
+                .replace("{code}", code);
             let body: Option<Value> = (*method == "POST").then(|| json!({}));
 
             let (status, kk) = eds::call(&app, method, &path, None, body.as_ref()).await;
@@ -171,6 +230,7 @@ on_every_database!(
                 Wrong::Retailer => &shop,
                 Wrong::Inspector => &inspector,
                 Wrong::Admin => &admin,
+                Wrong::Analyst => &analyst,
             };
             let (status, body) = eds::call(&app, method, &path, Some(token), body.as_ref()).await;
             assert_eq!(

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod codes;
+pub mod documents;
 pub mod health;
 pub mod inspections;
 pub mod keys;

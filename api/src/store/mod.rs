@@ -76,6 +76,7 @@ macro_rules! with_tx {
 
 mod audit;
 mod codes;
+mod documents;
 mod idempotency;
 mod orders;
 mod participants;
@@ -88,6 +89,7 @@ mod sessions;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
 pub use codes::{status_columns, status_from_columns};
+pub use documents::{Document, DocumentError, DocumentEvent, DocumentItem, NewDocument};
 pub use orders::{ChunkOutcome, Order, OrderStatus};
 pub use participants::{
     AlreadyExists, Challenge, NewParticipant, Participant, ParticipantStatus, Staff,

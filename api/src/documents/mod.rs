@@ -1,0 +1,491 @@
+//! Documents that move codes through their life, apart from HTTP: the
+//! format-logical control of a document's body ([`check`]), and the worker
+//! that checks every code of a received document against storage and applies
+//! the document in one transaction ([`worker`]).
+//!
+//! The wire format of a document (the exact bytes the participant signs):
+//!
+//! ```text
+//! {"kind": "application" | "introduction" | "shipment" | "withdrawal" | "return" | "write_off",
+//!  "codes": ["<code in any scanner form>", …]      shipment: [{"code": "…", "price": 1250.50}, …]
+//!  …the kind's own fields:
+//!  introduction, local production: "release_method": "production", "production_date": "YYYY-MM-DD",
+//!                "conformity": {"kind": "certificate" | "declaration", "number", "date"}
+//!  introduction, import:           "release_method": "import",
+//!                "customs_declaration": {"number", "date"}, "country_of_origin": "CN"
+//!  shipment:     "receiver": "<the buyer's BIN or IIN>"
+//!  withdrawal:   "reason": "<withdrawal_reasons code>"
+//!  write_off:    "reason": "<write_off_reasons code>"}
+//! ```
+//!
+//! Which checks run where: everything that needs only the body runs here,
+//! before anything is stored, and answers 400 with every problem by field.
+//! Everything about the codes themselves (does it parse, is it stored, is it
+//! the sender's, does its status allow the step, is it listed twice) runs in
+//! the worker, which refuses the whole document with every error, each
+//! naming its code. Aggregation and disaggregation are not served yet.
+
+pub mod worker;
+
+use serde_json::{Map, Value, json};
+use tanba_core::document::{Action, DocumentKind};
+use tanba_core::lifecycle::{WithdrawalReason, WriteOffReason};
+use tanba_core::participant::{TaxpayerId, TaxpayerIdError};
+use tanba_core::{ScannedCode, parse};
+use time::Date;
+use time::macros::format_description;
+
+use crate::auth::Role;
+use crate::error::FieldError;
+use crate::reference::{Dictionary, Reference};
+use crate::routes::products::parse_tiyn;
+use crate::store::{Document, DocumentItem};
+
+/// The most codes one document may list (the decree's owner change of a
+/// million codes); the body limit (`max_body_bytes`) usually bites first.
+pub const MAX_CODES: usize = 1_000_000;
+/// Longest document number (certificate, declaration, customs declaration).
+const MAX_NUMBER: usize = 100;
+/// Most tenge one unit may cost.
+const MAX_PRICE_TENGE: i64 = 10_000_000_000;
+
+/// The kinds served now.
+pub const SERVED: [DocumentKind; 6] = [
+    DocumentKind::Application,
+    DocumentKind::Introduction,
+    DocumentKind::Shipment,
+    DocumentKind::Withdrawal,
+    DocumentKind::Return,
+    DocumentKind::WriteOff,
+];
+
+/// Who may send a document of each kind: codes before circulation are the
+/// producer's or importer's business; circulation is everyone's.
+pub fn roles_for(kind: DocumentKind) -> &'static [Role] {
+    match kind {
+        DocumentKind::Application | DocumentKind::Introduction | DocumentKind::WriteOff => {
+            &[Role::Manufacturer, Role::Importer]
+        }
+        _ => &Role::PARTICIPANT,
+    }
+}
+
+/// A document body that passed format-logical control.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub kind: DocumentKind,
+    /// The kind's own fields, as stored.
+    pub fields: Value,
+    /// The buyer of a shipment.
+    pub receiver: Option<TaxpayerId>,
+    pub items: Vec<DocumentItem>,
+}
+
+/// What a stored document does to each of its codes, from its kind and its
+/// stored fields.
+pub fn action_of(kind: DocumentKind, fields: &Value) -> anyhow::Result<Action> {
+    let reason = || -> anyhow::Result<Value> {
+        fields
+            .get("reason")
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("a {} document without a reason", kind.as_str()))
+    };
+    Ok(match kind {
+        DocumentKind::Application => Action::Apply,
+        DocumentKind::Introduction => Action::Introduce,
+        DocumentKind::Aggregation => Action::Aggregate,
+        DocumentKind::Disaggregation => Action::Disaggregate,
+        DocumentKind::Shipment => Action::Ship,
+        DocumentKind::Withdrawal => Action::Withdraw(serde_json::from_value(reason()?)?),
+        DocumentKind::Return => Action::Return,
+        DocumentKind::WriteOff => Action::WriteOff(serde_json::from_value(reason()?)?),
+    })
+}
+
+/// Format-logical control of a document body: the document, or every
+/// problem found. `today` is the date in Kazakhstan (a production date may
+/// not be after it).
+pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked, Vec<FieldError>> {
+    let Some(obj) = body.as_object() else {
+        return Err(vec![FieldError::new("not_json_object", "$")]);
+    };
+    let mut c = Checker {
+        errors: Vec::new(),
+        today,
+    };
+    let kind = match obj.get("kind") {
+        None | Some(Value::Null) => {
+            c.fail(FieldError::new("required", "kind"));
+            None
+        }
+        Some(Value::String(k)) => match DocumentKind::parse(k.trim()) {
+            Some(kind) if SERVED.contains(&kind) => Some(kind),
+            Some(_) => {
+                c.fail(FieldError::new("kind_not_served", "kind").arg("kind", k.trim()));
+                None
+            }
+            None => {
+                c.fail(FieldError::new("one_of", "kind").arg("allowed", served_list()));
+                None
+            }
+        },
+        Some(_) => {
+            c.fail(FieldError::new("one_of", "kind").arg("allowed", served_list()));
+            None
+        }
+    };
+    let Some(kind) = kind else {
+        return Err(c.errors);
+    };
+
+    let mut known: Vec<&str> = vec!["kind", "codes"];
+    let mut fields = Map::new();
+    let mut receiver = None;
+    match kind {
+        DocumentKind::Introduction => {
+            known.push("release_method");
+            let method = c.text(obj, "release_method", "release_method", true, 32);
+            match method.as_deref() {
+                Some("production") => {
+                    known.extend(["production_date", "conformity"]);
+                    fields.insert("release_method".into(), json!("production"));
+                    if let Some(d) = c.date(obj, "production_date", "production_date", true) {
+                        fields.insert("production_date".into(), json!(d));
+                    }
+                    if let Some(o) = c.object(obj, "conformity", true) {
+                        c.unknown_keys(o, "conformity", &["kind", "number", "date"]);
+                        let kind = c.text(o, "kind", "conformity.kind", true, 32);
+                        if let Some(k) = &kind
+                            && !["certificate", "declaration"].contains(&k.as_str())
+                        {
+                            c.fail(
+                                FieldError::new("one_of", "conformity.kind")
+                                    .arg("allowed", "certificate, declaration"),
+                            );
+                        }
+                        let number = c.text(o, "number", "conformity.number", true, MAX_NUMBER);
+                        let date = c.date(o, "date", "conformity.date", true);
+                        fields.insert(
+                            "conformity".into(),
+                            json!({"kind": kind, "number": number, "date": date}),
+                        );
+                    }
+                }
+                Some("import") => {
+                    known.extend(["customs_declaration", "country_of_origin"]);
+                    fields.insert("release_method".into(), json!("import"));
+                    if let Some(o) = c.object(obj, "customs_declaration", true) {
+                        c.unknown_keys(o, "customs_declaration", &["number", "date"]);
+                        let number =
+                            c.text(o, "number", "customs_declaration.number", true, MAX_NUMBER);
+                        let date = c.date(o, "date", "customs_declaration.date", true);
+                        fields.insert(
+                            "customs_declaration".into(),
+                            json!({"number": number, "date": date}),
+                        );
+                    }
+                    if let Some(cc) = c.text(obj, "country_of_origin", "country_of_origin", true, 8)
+                    {
+                        if reference.has(Dictionary::Countries, &cc) {
+                            fields.insert("country_of_origin".into(), json!(cc));
+                        } else {
+                            c.fail(
+                                FieldError::new("unknown_country", "country_of_origin")
+                                    .arg("value", cc),
+                            );
+                        }
+                    }
+                }
+                Some(_) => c.fail(
+                    FieldError::new("one_of", "release_method")
+                        .arg("allowed", "production, import"),
+                ),
+                None => {}
+            }
+        }
+        DocumentKind::Shipment => {
+            known.push("receiver");
+            if let Some(t) = c.text(obj, "receiver", "receiver", true, 32) {
+                match TaxpayerId::parse(&t) {
+                    Ok(id) => {
+                        fields.insert("receiver".into(), json!(id.as_str()));
+                        receiver = Some(id);
+                    }
+                    Err(e) => {
+                        let mut error = FieldError::new(e.code(), "receiver");
+                        if let TaxpayerIdError::ControlDigit { expected } = e {
+                            error = error.arg("expected", expected);
+                        }
+                        c.fail(error);
+                    }
+                }
+            }
+        }
+        DocumentKind::Withdrawal => {
+            known.push("reason");
+            if let Some(r) = c.text(obj, "reason", "reason", true, 64) {
+                let parsed = serde_json::from_value::<WithdrawalReason>(json!(r.as_str())).ok();
+                if parsed.is_some() && reference.has(Dictionary::WithdrawalReasons, &r) {
+                    fields.insert("reason".into(), json!(r));
+                } else {
+                    c.fail(FieldError::new("unknown_withdrawal_reason", "reason").arg("value", r));
+                }
+            }
+        }
+        DocumentKind::WriteOff => {
+            known.push("reason");
+            if let Some(r) = c.text(obj, "reason", "reason", true, 64) {
+                let parsed = serde_json::from_value::<WriteOffReason>(json!(r.as_str())).ok();
+                if parsed.is_some() && reference.has(Dictionary::WriteOffReasons, &r) {
+                    fields.insert("reason".into(), json!(r));
+                } else {
+                    c.fail(FieldError::new("unknown_write_off_reason", "reason").arg("value", r));
+                }
+            }
+        }
+        _ => {}
+    }
+    for key in obj.keys() {
+        if !known.contains(&key.as_str()) {
+            c.fail(FieldError::new("unknown_field", key.clone()));
+        }
+    }
+
+    let with_price = kind == DocumentKind::Shipment;
+    let mut items = Vec::new();
+    match obj.get("codes") {
+        None | Some(Value::Null) => c.fail(FieldError::new("required", "codes")),
+        Some(Value::Array(list)) if list.is_empty() => c.fail(FieldError::new("required", "codes")),
+        Some(Value::Array(list)) if list.len() > MAX_CODES => {
+            c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES))
+        }
+        Some(Value::Array(list)) => {
+            for (i, entry) in list.iter().enumerate() {
+                let path = format!("codes[{i}]");
+                let (text, price) = match entry {
+                    Value::String(s) if !with_price => (Some(s.as_str()), None),
+                    Value::Object(o) => {
+                        let allowed: &[&str] = if with_price {
+                            &["code", "price"]
+                        } else {
+                            &["code"]
+                        };
+                        c.unknown_keys(o, &path, allowed);
+                        let text = match o.get("code") {
+                            Some(Value::String(s)) => Some(s.as_str()),
+                            None | Some(Value::Null) => {
+                                c.fail(FieldError::new("required", format!("{path}.code")));
+                                None
+                            }
+                            Some(_) => {
+                                c.fail(FieldError::new("not_text", format!("{path}.code")));
+                                None
+                            }
+                        };
+                        let price = if with_price {
+                            c.price(o, "price", &format!("{path}.price"))
+                        } else {
+                            None
+                        };
+                        (text, price)
+                    }
+                    Value::String(_) => {
+                        c.fail(FieldError::new("price_required", path.clone()));
+                        (None, None)
+                    }
+                    _ => {
+                        c.fail(FieldError::new("not_text", path.clone()));
+                        (None, None)
+                    }
+                };
+                let Some(text) = text else { continue };
+                if text.trim().is_empty() {
+                    c.fail(FieldError::new("required", path));
+                    continue;
+                }
+                let key = match parse(text) {
+                    Ok(ScannedCode::Unit(code)) => {
+                        Some((code.gtin().clone(), code.serial().clone()))
+                    }
+                    _ => None,
+                };
+                items.push(DocumentItem {
+                    code: text.to_owned(),
+                    key,
+                    price,
+                });
+            }
+        }
+        Some(_) => c.fail(FieldError::new("not_list", "codes")),
+    }
+
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    Ok(Checked {
+        kind,
+        fields: Value::Object(fields),
+        receiver,
+        items,
+    })
+}
+
+/// The short answer about a document: what `POST /v1/documents` and the
+/// answers to a shipment return (and store for their `Idempotency-Key`).
+pub fn summary(doc: &Document) -> Value {
+    json!({"id": doc.id.to_string(), "kind": doc.kind.as_str(), "status": doc.status.as_str()})
+}
+
+fn served_list() -> String {
+    SERVED.map(|k| k.as_str()).join(", ")
+}
+
+/// Collects problems while reading fields.
+struct Checker {
+    errors: Vec<FieldError>,
+    today: Date,
+}
+
+impl Checker {
+    fn fail(&mut self, e: FieldError) {
+        self.errors.push(e);
+    }
+
+    fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+        for key in obj.keys() {
+            if !known.contains(&key.as_str()) {
+                self.fail(FieldError::new("unknown_field", format!("{path}.{key}")));
+            }
+        }
+    }
+
+    /// A text field, trimmed; absent, null or blank is `None` (an error
+    /// when `required`).
+    fn text(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+        max: usize,
+    ) -> Option<String> {
+        let s = match obj.get(key) {
+            None | Some(Value::Null) => "",
+            Some(Value::String(s)) => s.trim(),
+            Some(_) => {
+                self.fail(FieldError::new("not_text", path));
+                return None;
+            }
+        };
+        if s.is_empty() {
+            if required {
+                self.fail(FieldError::new("required", path));
+            }
+            return None;
+        }
+        if s.chars().count() > max {
+            self.fail(FieldError::new("too_long", path).arg("max", max));
+            return None;
+        }
+        if s.chars().any(char::is_control) {
+            self.fail(FieldError::new("control_characters", path));
+            return None;
+        }
+        Some(s.to_owned())
+    }
+
+    fn object<'a>(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Map<String, Value>> {
+        match obj.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.fail(FieldError::new("required", key));
+                }
+                None
+            }
+            Some(Value::Object(o)) => Some(o),
+            Some(_) => {
+                self.fail(FieldError::new("not_object", key));
+                None
+            }
+        }
+    }
+
+    /// A date `YYYY-MM-DD`, not after today.
+    fn date(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> Option<String> {
+        let text = self.text(obj, key, path, required, 32)?;
+        match Date::parse(&text, format_description!("[year]-[month]-[day]")) {
+            Ok(d) if d > self.today => {
+                self.fail(FieldError::new("date_in_future", path).arg("value", text));
+                None
+            }
+            Ok(d) if d.year() >= 1900 => Some(text),
+            _ => {
+                self.fail(FieldError::new("date_format", path));
+                None
+            }
+        }
+    }
+
+    /// A unit price in tenge (a JSON number or decimal text, at most two
+    /// digits after the point), as tiyn; zero is allowed (a gift).
+    fn price(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<i64> {
+        let text = match obj.get(key) {
+            None | Some(Value::Null) => {
+                self.fail(FieldError::new("required", path));
+                return None;
+            }
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.trim().to_owned(),
+            Some(_) => {
+                self.fail(FieldError::new("not_number", path));
+                return None;
+            }
+        };
+        match parse_tiyn(&text) {
+            Some(t) if t < 0 => {
+                self.fail(FieldError::new("price_negative", path).arg("value", text));
+                None
+            }
+            Some(t) if t > MAX_PRICE_TENGE * 100 => {
+                self.fail(FieldError::new("price_too_large", path).arg("max", MAX_PRICE_TENGE));
+                None
+            }
+            Some(t) => Some(t),
+            None => {
+                self.fail(FieldError::new("price_format", path));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_kind_has_an_action_and_senders() {
+        for kind in SERVED {
+            let fields = match kind {
+                DocumentKind::Withdrawal => json!({"reason": "OWN_USE"}),
+                DocumentKind::WriteOff => json!({"reason": "KM_SPOILED"}),
+                _ => json!({}),
+            };
+            let action = action_of(kind, &fields).expect("action");
+            assert_eq!(action.kind(), kind);
+            assert!(!roles_for(kind).is_empty());
+        }
+        assert!(action_of(DocumentKind::Withdrawal, &json!({})).is_err());
+    }
+}

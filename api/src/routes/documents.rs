@@ -1,0 +1,673 @@
+//! Documents that move codes through their life, and a code's history.
+//!
+//! - `POST /v1/documents` — participants (application, introduction and
+//!   write-off: manufacturers and importers). The body is the document (see
+//!   `crate::documents` for its fields); the header `X-Signature` carries the
+//!   participant's EDS over the exact body bytes: a detached CMS, base64 of
+//!   DER, as sign-in's `signature`, checked by the same verifier, and the
+//!   certificate's BIN (or IIN) must be the caller's. `Idempotency-Key`
+//!   required. Answer 202 `{id, kind, status: "IN_PROGRESS"}`; the worker
+//!   then checks every code and applies the document, all or nothing.
+//!   400 `validation_failed` with every problem of the body, 401 for a
+//!   missing or refused signature (also one made more than a day before),
+//!   403 for a signature by someone else.
+//! - `GET /v1/documents/{id}` — its sender, its receiver, inspectors and
+//!   administrators: status, fields, codes and, when refused, every error
+//!   with the code it concerns and its reason in the request's language.
+//!   Any other participant gets 404: whether a document exists is none of
+//!   their business.
+//! - `GET /v1/documents/{id}/epcis` — the same callers: the events the
+//!   document caused, as an EPCIS 2.0 JSON document.
+//! - `POST /v1/documents/{id}/accept`, `/reject` — the buyer of a shipment
+//!   `WAIT_ACCEPTANCE`; `POST /v1/documents/{id}/cancel` — its seller, before
+//!   the buyer answered. `Idempotency-Key` required. Acceptance moves every
+//!   code to the buyer in one transaction (409 `document_accept_refused`
+//!   when a code cannot move, with the errors on the document).
+//! - `GET /v1/codes/{code}/history[?format=epcis]` — the code's owner and
+//!   inspectors: the code's state and every event, oldest first, or the
+//!   same as EPCIS 2.0 JSON. `{code}` is percent-encoded, as for the scan.
+//!
+//! Every change and every refused signature is written to the audit log
+//! (who, role, time, address).
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tanba_core::ScannedCode;
+use tanba_core::document::{Action, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError};
+use tanba_core::epcis::{self, Happening, Step};
+use tanba_core::lifecycle::{CodeState, Status};
+use tanba_locales::Lang;
+use time::OffsetDateTime;
+use time::macros::offset;
+
+use crate::auth::{Actor, Caller, Role};
+use crate::documents::worker::{Settled, settle};
+use crate::documents::{self as docs, summary};
+use crate::error::{ApiError, FieldError};
+use crate::idempotency::{Idempotency, Stored};
+use crate::ids::DocumentId;
+use crate::lang::RequestLang;
+use crate::routes::auth::eds_error;
+use crate::startup::AppState;
+use crate::store::{Document, NewDocument, Outcome, ParticipantStatus};
+
+/// The header that carries the signature of a document's body.
+pub const SIGNATURE_HEADER: &str = "x-signature";
+
+/// How long after its signing a document may be sent: a day, for a
+/// participant who signs in the evening and sends in the morning.
+pub const MAX_SIGNATURE_AGE_SECS: i64 = 24 * 3600;
+
+/// A code's history, registered before the scan (see `startup`).
+pub fn configure_history(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/codes/{code}/history", web::get().to(history));
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/documents", web::post().to(create))
+        .route("/v1/documents/{id}", web::get().to(get))
+        .route("/v1/documents/{id}/epcis", web::get().to(epcis_export))
+        .route("/v1/documents/{id}/accept", web::post().to(accept))
+        .route("/v1/documents/{id}/reject", web::post().to(reject))
+        .route("/v1/documents/{id}/cancel", web::post().to(cancel));
+}
+
+/// Who may read a document besides its parties.
+const READERS: [Role; 6] = [
+    Role::Manufacturer,
+    Role::Importer,
+    Role::Wholesaler,
+    Role::Retailer,
+    Role::Inspector,
+    Role::Admin,
+];
+
+/// Today in Kazakhstan (UTC+5).
+fn today() -> time::Date {
+    OffsetDateTime::now_utc().to_offset(offset!(+5)).date()
+}
+
+fn replayed(first: Stored) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK))
+        .insert_header(("Idempotent-Replayed", "true"))
+        .content_type("application/json")
+        .body(first.body)
+}
+
+/// A refused document, in the audit log in a transaction of its own.
+async fn refused(state: &AppState, caller: &Caller, detail: Value, err: ApiError) -> ApiError {
+    let mut entry = caller.audit("document.create");
+    entry.outcome = Outcome::Refused(err.code().to_owned());
+    entry.detail = detail;
+    if let Err(e) = state.store.audit(entry).await {
+        return ApiError::internal(e.context("auditing a refused document"));
+    }
+    err
+}
+
+/// `POST /v1/documents` — participants.
+#[tracing::instrument(skip_all)]
+async fn create(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&Role::PARTICIPANT)?;
+    let participant = caller.participant()?;
+    let idem = Idempotency::from_request(&req, &raw)?;
+    let actor = caller.actor.id();
+    if let Some(first) = idem.replay(&state.store, &actor).await? {
+        return Ok(replayed(first));
+    }
+    let body: Value = serde_json::from_slice(&raw)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", e))?;
+    let checked = docs::check(&body, &state.reference, today()).map_err(ApiError::validation)?;
+    caller.require(docs::roles_for(checked.kind))?;
+
+    let digest = format!("{:x}", Sha256::digest(&raw));
+    let detail = json!({"kind": checked.kind.as_str(), "body_digest": digest});
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let Some(signature) = signature else {
+        let err = ApiError::new(StatusCode::UNAUTHORIZED, "document_signature_missing");
+        return Err(refused(&state, &caller, detail, err).await);
+    };
+    let signer = match state.eds.verify_detached(signature.as_bytes(), &raw) {
+        Ok(signer) => signer,
+        Err(e) => {
+            let detail = json!({"kind": checked.kind.as_str(), "body_digest": digest, "reason": e.to_string()});
+            return Err(refused(&state, &caller, detail, eds_error(&e)).await);
+        }
+    };
+    // The signing time is the signer's claim, and the certificate is
+    // checked at that time: a document signed long ago (or backdated, to
+    // use a certificate after it expired) is refused.
+    let oldest = OffsetDateTime::now_utc().unix_timestamp() - MAX_SIGNATURE_AGE_SECS;
+    if signer
+        .signing_time
+        .is_some_and(|t| t.unix_timestamp() < oldest)
+    {
+        let err = ApiError::new(StatusCode::UNAUTHORIZED, "eds_bad_signing_time");
+        return Err(refused(&state, &caller, detail, err).await);
+    }
+    let me =
+        state.store.participant(participant).await?.ok_or_else(|| {
+            anyhow::anyhow!("the signed-in participant {participant} is not stored")
+        })?;
+    let detail = json!({
+        "kind": checked.kind.as_str(),
+        "body_digest": digest,
+        "signer_taxpayer_id": signer.taxpayer_id.as_str(),
+        "signer_iin": signer.iin.as_ref().map(|i| i.as_str()),
+        "certificate_serial": signer.certificate_serial,
+    });
+    if signer.taxpayer_id.as_str() != me.taxpayer_id {
+        let err = ApiError::new(StatusCode::FORBIDDEN, "document_signer_mismatch")
+            .arg("taxpayer_id", &me.taxpayer_id)
+            .arg("signer", signer.taxpayer_id.as_str());
+        return Err(refused(&state, &caller, detail, err).await);
+    }
+
+    let receiver = match &checked.receiver {
+        None => None,
+        Some(taxpayer_id) => {
+            let found = state
+                .store
+                .participant_by_taxpayer_id(taxpayer_id.as_str())
+                .await?;
+            match found {
+                Some(p) if p.id == participant => {
+                    return Err(ApiError::validation(vec![FieldError::new(
+                        "receiver_is_sender",
+                        "receiver",
+                    )]));
+                }
+                Some(p) if p.status == ParticipantStatus::Approved => Some(p.id),
+                _ => {
+                    return Err(ApiError::validation(vec![
+                        FieldError::new("unknown_receiver", "receiver")
+                            .arg("value", taxpayer_id.as_str()),
+                    ]));
+                }
+            }
+        }
+    };
+
+    let codes = checked.items.len();
+    let new = NewDocument {
+        kind: checked.kind,
+        sender: participant,
+        receiver,
+        body: String::from_utf8_lossy(&raw).into_owned(),
+        body_digest: digest,
+        signature: signature.to_owned(),
+        signer: signer.taxpayer_id.as_str().to_owned(),
+        fields: checked.fields,
+        items: checked.items,
+    };
+    let mut tx = state.store.begin().await?;
+    let doc = tx.insert_document(&new).await?;
+    let answer = summary(&doc).to_string();
+    let mut audit = caller.audit("document.create");
+    audit.object = Some(doc.id.to_string());
+    audit.detail = detail;
+    audit.detail["codes"] = json!(codes);
+    tx.audit(audit).await?;
+    if idem
+        .save(&mut tx, &actor, StatusCode::ACCEPTED.as_u16(), &answer)
+        .await
+        .is_err()
+    {
+        // The same key committed meanwhile by a concurrent retry: its
+        // answer stands, this attempt stores nothing.
+        tx.rollback().await?;
+        return match idem.replay(&state.store, &actor).await? {
+            Some(first) => Ok(replayed(first)),
+            None => Err(ApiError::internal(anyhow::anyhow!(
+                "idempotency record vanished"
+            ))),
+        };
+    }
+    tx.commit().await?;
+    state.documents.wake();
+    Ok(HttpResponse::Accepted()
+        .insert_header((LOCATION, format!("/v1/documents/{}", doc.id)))
+        .content_type("application/json")
+        .body(answer))
+}
+
+/// The document, if the caller may read it: a party to it, an inspector or
+/// an administrator. 404 for anyone else, as for an unknown id.
+async fn readable(caller: &Caller, state: &AppState, id: &str) -> Result<Document, ApiError> {
+    caller.require(&READERS)?;
+    let id: DocumentId = id.parse().map_err(|_| ApiError::not_found())?;
+    let doc = state
+        .store
+        .document(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    match caller.actor {
+        Actor::Participant(p) if p == doc.sender || Some(p) == doc.receiver => Ok(doc),
+        Actor::Participant(_) => Err(ApiError::not_found()),
+        // Staff passed `require` with inspector or admin.
+        Actor::Staff(_) => Ok(doc),
+    }
+}
+
+/// A stored message in a language.
+fn message(lang: Lang, key: &str, args: &std::collections::BTreeMap<String, String>) -> String {
+    tanba_locales::text_with(
+        lang,
+        key,
+        args.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// `GET /v1/documents/{id}` — its parties, inspectors, administrators.
+#[tracing::instrument(skip_all)]
+async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    lang: RequestLang,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = readable(&caller, &state, &path).await?;
+    let items = state.store.document_items(doc.id).await?;
+    let errors = state.store.document_errors(doc.id).await?;
+    let lang = lang.0;
+    let body = json!({
+        "id": doc.id.to_string(),
+        "kind": doc.kind.as_str(),
+        "status": doc.status.as_str(),
+        "sender": {"id": doc.sender.to_string(), "taxpayer_id": doc.signer},
+        "receiver": doc.receiver.map(|r| json!({
+            "id": r.to_string(),
+            "taxpayer_id": doc.fields.get("receiver"),
+        })),
+        "fields": doc.fields,
+        "body_digest": doc.body_digest,
+        "codes": items.iter().map(|i| json!({
+            "code": i.code,
+            "identity": i.key.as_ref().map(|(g, s)| format!("01{g}21{s}")),
+            "price": i.price.map(crate::routes::products::format_tenge),
+        })).collect::<Vec<_>>(),
+        "errors": errors.iter().map(|e| json!({
+            "index": e.item,
+            "code": e.code,
+            "error": e.error,
+            "message": message(lang, &e.message, &e.args),
+        })).collect::<Vec<_>>(),
+        "created_at": doc.created_at,
+        "updated_at": doc.updated_at,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+        .json(body))
+}
+
+/// The EPCIS step of a stored event, from its operation and the state after
+/// it; `None` for what EPCIS does not say from one code alone.
+fn epcis_step(operation: &str, state: CodeState) -> Option<Step> {
+    Some(match (operation, state.status) {
+        ("apply", _) => Step::Document(Action::Apply),
+        ("introduce", _) => Step::Document(Action::Introduce),
+        ("ship", _) => Step::Document(Action::Ship),
+        ("accept", _) => Step::Accept,
+        ("withdraw", Status::Retired(r)) => Step::Document(Action::Withdraw(r)),
+        ("return", _) => Step::Document(Action::Return),
+        ("write_off", Status::WrittenOff(r)) => Step::Document(Action::WriteOff(r)),
+        ("block", _) => Step::Block,
+        ("unblock", _) => Step::Unblock,
+        _ => return None,
+    })
+}
+
+fn time_of(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The happening of `step` caused by `doc`, with its parties: the seller
+/// (or owner) and, for a shipment and its acceptance, the buyer.
+fn happening(
+    step: Step,
+    at: i64,
+    codes: Vec<tanba_core::MarkingCode>,
+    doc: Option<&Document>,
+) -> Happening {
+    let to = match step {
+        Step::Document(Action::Ship) | Step::Accept => doc
+            .and_then(|d| d.fields.get("receiver"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    Happening {
+        step,
+        at: time_of(at),
+        codes,
+        packages: Vec::new(),
+        parent: None,
+        document: doc.map(|d| d.id.to_string()),
+        from: doc.map(|d| d.signer.clone()),
+        to,
+    }
+}
+
+fn epcis_response(events: Vec<Value>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/ld+json")
+        .body(epcis::document(events, OffsetDateTime::now_utc()).to_string())
+}
+
+/// `GET /v1/documents/{id}/epcis` — its parties, inspectors, administrators.
+#[tracing::instrument(skip_all)]
+async fn epcis_export(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = readable(&caller, &state, &path).await?;
+    let events = state.store.document_events(doc.id).await?;
+    // One EPCIS event per step of the document: its codes' events grouped
+    // by operation and resulting state, in the order they were written.
+    let mut groups: Vec<(Step, i64, Vec<tanba_core::MarkingCode>)> = Vec::new();
+    for e in events {
+        let Some(step) = epcis_step(&e.operation, e.state) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(s, _, _)| *s == step) {
+            Some((_, _, codes)) => codes.push(e.code),
+            None => groups.push((step, e.at, vec![e.code])),
+        }
+    }
+    let events = groups
+        .into_iter()
+        .map(|(step, at, codes)| epcis::event(&happening(step, at, codes, Some(&doc))))
+        .collect();
+    Ok(epcis_response(events))
+}
+
+/// `POST /v1/documents/{id}/accept` — the buyer of a waiting shipment.
+#[tracing::instrument(skip_all)]
+async fn accept(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    answer(req, caller, state, &path, raw, DocumentStep::Accept).await
+}
+
+/// `POST /v1/documents/{id}/reject` — the buyer of a waiting shipment.
+#[tracing::instrument(skip_all)]
+async fn reject(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    answer(req, caller, state, &path, raw, DocumentStep::Reject).await
+}
+
+/// `POST /v1/documents/{id}/cancel` — the seller, before the buyer answered.
+#[tracing::instrument(skip_all)]
+async fn cancel(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    answer(req, caller, state, &path, raw, DocumentStep::Cancel).await
+}
+
+/// The HTTP error of a step the document's status does not allow. Spelled
+/// out per status so that every code has its literal here (the messages
+/// test reads them).
+fn step_error(e: &DocumentStepError) -> ApiError {
+    let s = StatusCode::CONFLICT;
+    let err = match e.from {
+        DocumentStatus::InProgress => ApiError::new(s, "document_in_progress"),
+        DocumentStatus::WaitAcceptance => ApiError::new(s, "document_waits_acceptance"),
+        DocumentStatus::CheckedOk
+        | DocumentStatus::CheckedNotOk
+        | DocumentStatus::Accepted
+        | DocumentStatus::Cancelled => ApiError::new(s, "document_final"),
+    };
+    err.arg("status", e.from.as_str())
+}
+
+async fn answer(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: &str,
+    raw: web::Bytes,
+    step: DocumentStep,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&Role::PARTICIPANT)?;
+    let me = caller.participant()?;
+    let idem = Idempotency::from_request(&req, &raw)?;
+    let actor = caller.actor.id();
+    if let Some(first) = idem.replay(&state.store, &actor).await? {
+        return Ok(replayed(first));
+    }
+    let id: DocumentId = id.parse().map_err(|_| ApiError::not_found())?;
+    let doc = state
+        .store
+        .document(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let party = me == doc.sender || Some(me) == doc.receiver;
+    let entitled = match step {
+        DocumentStep::Accept | DocumentStep::Reject => Some(me) == doc.receiver,
+        _ => me == doc.sender,
+    };
+    if !party {
+        return Err(ApiError::not_found());
+    }
+    let action = match step {
+        DocumentStep::Accept => "document.accept",
+        DocumentStep::Reject => "document.reject",
+        _ => "document.cancel",
+    };
+    let mut audit = caller.audit(action);
+    audit.object = Some(id.to_string());
+    if !entitled || doc.kind != DocumentKind::Shipment {
+        let err = ApiError::new(StatusCode::FORBIDDEN, "forbidden");
+        audit.outcome = Outcome::Refused(err.code().to_owned());
+        state.store.audit(audit).await?;
+        return Err(err);
+    }
+    match settle(&state.store, &state.cards, id, step, &actor, audit, &idem).await? {
+        Settled::Moved(_, answer) => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(answer)),
+        Settled::Raced => match idem.replay(&state.store, &actor).await? {
+            Some(first) => Ok(replayed(first)),
+            None => Err(ApiError::internal(anyhow::anyhow!(
+                "idempotency record vanished"
+            ))),
+        },
+        Settled::Step(e) => Err(step_error(&e)),
+        Settled::Refused(errors) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "document_accept_refused",
+        )
+        .number("count", i64::try_from(errors.len()).unwrap_or(i64::MAX))),
+        Settled::Gone => Err(ApiError::not_found()),
+    }
+}
+
+/// The status of a code with its reason and its text, e.g.
+/// `{"status": "RETIRED", "reason": "RETAIL", "text": "…"}`.
+fn status_json(status: Status, lang: Lang) -> Value {
+    let key = format!(
+        "scan-status-{}",
+        status.name().to_ascii_lowercase().replace('_', "-")
+    );
+    let mut v = serde_json::to_value(status).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut v {
+        o.insert("text".to_owned(), tanba_locales::text(lang, &key).into());
+    }
+    v
+}
+
+/// `GET /v1/codes/{code}/history[?format=json|epcis]` — the code's owner,
+/// inspectors. Any other participant gets 404, as for a code not stored.
+#[tracing::instrument(skip_all)]
+async fn history(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    lang: RequestLang,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[
+        Role::Manufacturer,
+        Role::Importer,
+        Role::Wholesaler,
+        Role::Retailer,
+        Role::Inspector,
+    ])?;
+    let mut epcis_format = false;
+    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        if k == "format" {
+            match v.as_ref() {
+                "json" => epcis_format = false,
+                "epcis" => epcis_format = true,
+                _ => {
+                    return Err(ApiError::validation(vec![
+                        FieldError::new("one_of", "format").arg("allowed", "json, epcis"),
+                    ]));
+                }
+            }
+        }
+    }
+    // The raw path, decoded here once, as the scan does.
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/codes/")
+        .and_then(|p| p.strip_suffix("/history"))
+        .unwrap_or_default();
+    let input = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    let code = match tanba_core::parse(&input) {
+        Ok(ScannedCode::Unit(code)) => code,
+        Ok(ScannedCode::Sscc(_)) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "code_not_a_unit"));
+        }
+        Err(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "code_malformed")),
+    };
+    let (gtin, serial) = (code.gtin(), code.serial());
+    let owner = state
+        .store
+        .code_owner(gtin, serial)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if let Actor::Participant(p) = caller.actor
+        && p != owner
+    {
+        return Err(ApiError::not_found());
+    }
+    let stored = state
+        .store
+        .code_for_scan(gtin, serial)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let events = state.store.code_events(gtin, serial).await?;
+
+    if epcis_format {
+        let mut documents: HashMap<String, Option<Document>> = HashMap::new();
+        let mut out = Vec::new();
+        for e in &events {
+            let Some(step) = epcis_step(&e.operation, e.state) else {
+                continue;
+            };
+            let doc = match (e.source_kind.as_str(), &e.source_id) {
+                ("document", Some(id)) => {
+                    if !documents.contains_key(id) {
+                        let found = match id.parse::<DocumentId>() {
+                            Ok(d) => state.store.document(d).await?,
+                            Err(_) => None,
+                        };
+                        documents.insert(id.clone(), found);
+                    }
+                    documents.get(id).and_then(Option::as_ref)
+                }
+                _ => None,
+            };
+            out.push(epcis::event(&happening(
+                step,
+                e.at,
+                vec![code.clone()],
+                doc,
+            )));
+        }
+        return Ok(epcis_response(out));
+    }
+
+    let lang = lang.0;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_LANGUAGE, lang.as_str()))
+        .json(json!({
+            "code": code.identity(),
+            "gtin": gtin.as_str(),
+            "serial": serial.as_str(),
+            "status": status_json(stored.state.status, lang),
+            "blocked": stored.state.blocked,
+            "events": events.iter().map(|e| json!({
+                "at": e.at,
+                "operation": e.operation,
+                "status": status_json(e.state.status, lang),
+                "blocked": e.state.blocked,
+                "actor": e.actor,
+                "source": {"kind": e.source_kind, "id": e.source_id},
+            })).collect::<Vec<_>>(),
+        })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tanba_core::lifecycle::{WithdrawalReason, WriteOffReason};
+
+    #[test]
+    fn every_document_operation_has_an_epcis_step() {
+        let introduced = CodeState::new(Status::Introduced);
+        for op in [
+            "apply",
+            "introduce",
+            "ship",
+            "accept",
+            "return",
+            "block",
+            "unblock",
+        ] {
+            assert!(epcis_step(op, introduced).is_some(), "{op}");
+        }
+        let sold = CodeState::new(Status::Retired(WithdrawalReason::Retail));
+        assert_eq!(
+            epcis_step("withdraw", sold),
+            Some(Step::Document(Action::Withdraw(WithdrawalReason::Retail)))
+        );
+        let spoiled = CodeState::new(Status::WrittenOff(WriteOffReason::KmSpoiled));
+        assert!(epcis_step("write_off", spoiled).is_some());
+        assert_eq!(epcis_step("withdraw", introduced), None);
+    }
+}

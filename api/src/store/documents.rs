@@ -1,0 +1,461 @@
+//! Documents as stored: the signed document with its status, its codes
+//! (`document_items`) and, when refused, every error (`document_errors`);
+//! and the few writes to the codes table a document needs besides its status
+//! change (which goes through [`Tx::apply_operations`]): locking a code to
+//! read its owner, and moving ownership on acceptance.
+//!
+//! A document row is locked (`FOR UPDATE` on PostgreSQL; SQLite's write
+//! transaction holds the database) by every step that moves it, and each
+//! step re-reads its status under the lock, so two workers or two clicks
+//! never move one document twice.
+
+use std::collections::BTreeMap;
+
+use tanba_core::document::{DocumentKind, DocumentStatus};
+use tanba_core::lifecycle::CodeState;
+use tanba_core::{Gtin, MarkingCode, Serial};
+use time::OffsetDateTime;
+
+use super::codes::{gtin_number, status_from_columns};
+use super::{Pool, Store, Tx};
+use crate::ids::{DocumentId, ParticipantId};
+
+/// A document as stored, without its body and items.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: DocumentId,
+    pub kind: DocumentKind,
+    pub status: DocumentStatus,
+    pub sender: ParticipantId,
+    pub receiver: Option<ParticipantId>,
+    pub body_digest: String,
+    /// The signer's BIN or IIN.
+    pub signer: String,
+    /// The kind's own fields (JSON object).
+    pub fields: serde_json::Value,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A document that passed format-logical control and whose signature was
+/// checked, to be stored `IN_PROGRESS`.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub kind: DocumentKind,
+    pub sender: ParticipantId,
+    pub receiver: Option<ParticipantId>,
+    pub body: String,
+    pub body_digest: String,
+    pub signature: String,
+    pub signer: String,
+    pub fields: serde_json::Value,
+    pub items: Vec<DocumentItem>,
+}
+
+/// One code of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentItem {
+    /// The code as sent.
+    pub code: String,
+    /// The code's key, when it parses.
+    pub key: Option<(Gtin, Serial)>,
+    /// The unit price in a shipment, in tiyn.
+    pub price: Option<i64>,
+}
+
+/// Why a document (or one of its codes) was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError {
+    /// The position of the code concerned, and the code as sent.
+    pub item: Option<i64>,
+    pub code: Option<String>,
+    /// Stable machine code.
+    pub error: String,
+    /// The message key in `locales/*`.
+    pub message: String,
+    pub args: BTreeMap<String, String>,
+}
+
+/// One step of a document's codes' history, for the EPCIS export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentEvent {
+    pub code: MarkingCode,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub operation: String,
+    pub state: CodeState,
+    pub actor: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+const COLUMNS: &str =
+    "id, kind, status, sender, receiver, body_digest, signer, fields, created_at, updated_at";
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+fn from_row(r: Row) -> anyhow::Result<Document> {
+    let (id, kind, status, sender, receiver, body_digest, signer, fields, created_at, updated_at) =
+        r;
+    Ok(Document {
+        id: id.parse()?,
+        kind: DocumentKind::parse(&kind)
+            .ok_or_else(|| anyhow::anyhow!("unknown document kind {kind:?} in the database"))?,
+        status: DocumentStatus::parse(&status)
+            .ok_or_else(|| anyhow::anyhow!("unknown document status {status:?} in the database"))?,
+        sender: sender.parse()?,
+        receiver: receiver.map(|r| r.parse()).transpose()?,
+        body_digest,
+        signer,
+        fields: serde_json::from_str(&fields)?,
+        created_at,
+        updated_at,
+    })
+}
+
+fn code_of(gtin: i64, serial: &str) -> anyhow::Result<MarkingCode> {
+    Ok(MarkingCode::new(
+        Gtin::parse(&format!("{gtin:014}"))
+            .map_err(|e| anyhow::anyhow!("stored GTIN {gtin}: {e}"))?,
+        Serial::parse(serial).map_err(|e| anyhow::anyhow!("stored serial {serial:?}: {e}"))?,
+    ))
+}
+
+impl Tx {
+    /// Stores a new document `IN_PROGRESS` with its codes.
+    #[tracing::instrument(skip_all, fields(kind = new.kind.as_str(), codes = new.items.len()))]
+    pub async fn insert_document(&mut self, new: &NewDocument) -> anyhow::Result<Document> {
+        const DOC: &str = "INSERT INTO documents \
+            (id, kind, status, sender, receiver, body, body_digest, signature, signer, fields, created_at, updated_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
+        const ITEM: &str = "INSERT INTO document_items (document, n, code, gtin, serial, price) \
+            VALUES ($1, $2, $3, $4, $5, $6)";
+        let now = now_ms();
+        let doc = Document {
+            id: DocumentId::new(),
+            kind: new.kind,
+            status: DocumentStatus::InProgress,
+            sender: new.sender,
+            receiver: new.receiver,
+            body_digest: new.body_digest.clone(),
+            signer: new.signer.clone(),
+            fields: new.fields.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let id = doc.id.to_string();
+        let fields = serde_json::to_string(&new.fields)?;
+        with_tx!(self, c => {
+            sqlx::query(DOC)
+                .bind(&id)
+                .bind(new.kind.as_str())
+                .bind(doc.status.as_str())
+                .bind(new.sender.to_string())
+                .bind(new.receiver.map(|r| r.to_string()))
+                .bind(&new.body)
+                .bind(&new.body_digest)
+                .bind(&new.signature)
+                .bind(&new.signer)
+                .bind(&fields)
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        for (n, item) in new.items.iter().enumerate() {
+            let (gtin, serial) = match &item.key {
+                Some((g, s)) => (Some(gtin_number(g)?), Some(s.as_str())),
+                None => (None, None),
+            };
+            with_tx!(self, c => {
+                sqlx::query(ITEM)
+                    .bind(&id)
+                    .bind(i64::try_from(n)?)
+                    .bind(&item.code)
+                    .bind(gtin)
+                    .bind(serial)
+                    .bind(item.price)
+                    .execute(&mut *c)
+                    .await
+                    .map(|_| ())?
+            });
+        }
+        Ok(doc)
+    }
+
+    /// The document, its row locked until the transaction ends.
+    pub async fn document_for_update(
+        &mut self,
+        id: DocumentId,
+    ) -> anyhow::Result<Option<Document>> {
+        let lock = match self {
+            Tx::Postgres(_) => " FOR UPDATE",
+            Tx::Sqlite(_) => "",
+        };
+        let sql = format!("SELECT {COLUMNS} FROM documents WHERE id = $1{lock}");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let row: Option<Row> = with_tx!(self, c => {
+            sqlx::query_as(sql).bind(id.to_string()).fetch_optional(&mut *c).await?
+        });
+        row.map(from_row).transpose()
+    }
+
+    /// Moves the document to `status` (the caller has checked the step with
+    /// `tanba_core::document::document_step`).
+    pub async fn set_document_status(
+        &mut self,
+        id: DocumentId,
+        status: DocumentStatus,
+    ) -> anyhow::Result<()> {
+        const SQL: &str = "UPDATE documents SET status = $2, updated_at = $3 WHERE id = $1";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(id.to_string())
+                .bind(status.as_str())
+                .bind(now_ms())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    /// Replaces the document's errors with `errors`.
+    pub async fn set_document_errors(
+        &mut self,
+        id: DocumentId,
+        errors: &[DocumentError],
+    ) -> anyhow::Result<()> {
+        const CLEAR: &str = "DELETE FROM document_errors WHERE document = $1";
+        const INSERT: &str = "INSERT INTO document_errors \
+            (document, n, item, code, error, message, args) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let id = id.to_string();
+        with_tx!(self, c => {
+            sqlx::query(CLEAR).bind(&id).execute(&mut *c).await.map(|_| ())?
+        });
+        for (n, e) in errors.iter().enumerate() {
+            let args = serde_json::to_string(&e.args)?;
+            with_tx!(self, c => {
+                sqlx::query(INSERT)
+                    .bind(&id)
+                    .bind(i64::try_from(n)?)
+                    .bind(e.item)
+                    .bind(e.code.as_deref())
+                    .bind(&e.error)
+                    .bind(&e.message)
+                    .bind(&args)
+                    .execute(&mut *c)
+                    .await
+                    .map(|_| ())?
+            });
+        }
+        Ok(())
+    }
+
+    /// The code's owner, its row locked until the transaction ends (on
+    /// PostgreSQL; SQLite's write transaction holds the database), so the
+    /// owner read here is the owner when the change commits. `None` when the
+    /// code is not stored.
+    pub async fn lock_code_owner(
+        &mut self,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<Option<ParticipantId>> {
+        let sql = match self {
+            Tx::Postgres(_) => "SELECT owner FROM codes WHERE gtin = $1 AND serial = $2 FOR UPDATE",
+            Tx::Sqlite(_) => "SELECT owner FROM codes WHERE gtin = $1 AND serial = $2",
+        };
+        let owner: Option<uuid::Uuid> = with_tx!(self, c => {
+            sqlx::query_scalar(sql)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        Ok(owner.map(|u| u.to_string().parse()).transpose()?)
+    }
+
+    /// Moves a code to a new owner: only on the acceptance of a shipment,
+    /// after its `Accept` step passed `lifecycle::transition` in the same
+    /// transaction. The status is not touched here.
+    pub async fn set_code_owner(
+        &mut self,
+        gtin: &Gtin,
+        serial: &Serial,
+        owner: ParticipantId,
+    ) -> anyhow::Result<()> {
+        const SQL: &str = "UPDATE codes SET owner = $3 WHERE gtin = $1 AND serial = $2";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .bind(owner.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    /// Another shipment that holds this code while it waits for its buyer.
+    pub async fn pending_shipment_with(
+        &mut self,
+        gtin: &Gtin,
+        serial: &Serial,
+        except: DocumentId,
+    ) -> anyhow::Result<Option<DocumentId>> {
+        const SQL: &str = "SELECT d.id FROM document_items i JOIN documents d ON d.id = i.document \
+            WHERE i.gtin = $1 AND i.serial = $2 AND d.status = 'WAIT_ACCEPTANCE' AND d.id <> $3 \
+            LIMIT 1";
+        let id: Option<String> = with_tx!(self, c => {
+            sqlx::query_scalar(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .bind(except.to_string())
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        Ok(id.map(|i| i.parse()).transpose()?)
+    }
+}
+
+impl Store {
+    pub async fn document(&self, id: DocumentId) -> anyhow::Result<Option<Document>> {
+        let sql = format!("SELECT {COLUMNS} FROM documents WHERE id = $1");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let row: Option<Row> = with_pool!(self, p => {
+            sqlx::query_as(sql).bind(id.to_string()).fetch_optional(p).await?
+        });
+        row.map(from_row).transpose()
+    }
+
+    /// The document's codes in the order they were listed.
+    pub async fn document_items(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentItem>> {
+        const SQL: &str =
+            "SELECT code, gtin, serial, price FROM document_items WHERE document = $1 ORDER BY n";
+        type ItemRow = (String, Option<i64>, Option<String>, Option<i64>);
+        let rows: Vec<ItemRow> = with_pool!(self, p => {
+            sqlx::query_as(SQL).bind(id.to_string()).fetch_all(p).await?
+        });
+        rows.into_iter()
+            .map(|(code, gtin, serial, price)| {
+                let key = match (gtin, serial) {
+                    (Some(g), Some(s)) => {
+                        let c = code_of(g, &s)?;
+                        Some((c.gtin().clone(), c.serial().clone()))
+                    }
+                    _ => None,
+                };
+                Ok(DocumentItem { code, key, price })
+            })
+            .collect()
+    }
+
+    /// The document's errors in the order they were found.
+    pub async fn document_errors(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentError>> {
+        const SQL: &str = "SELECT item, code, error, message, args FROM document_errors \
+            WHERE document = $1 ORDER BY n";
+        type ErrorRow = (Option<i64>, Option<String>, String, String, String);
+        let rows: Vec<ErrorRow> = with_pool!(self, p => {
+            sqlx::query_as(SQL).bind(id.to_string()).fetch_all(p).await?
+        });
+        rows.into_iter()
+            .map(|(item, code, error, message, args)| {
+                Ok(DocumentError {
+                    item,
+                    code,
+                    error,
+                    message,
+                    args: serde_json::from_str(&args)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Documents still `IN_PROGRESS`, oldest first: what the worker does
+    /// next, also after a restart.
+    pub async fn documents_in_progress(&self) -> anyhow::Result<Vec<DocumentId>> {
+        const SQL: &str =
+            "SELECT id FROM documents WHERE status = 'IN_PROGRESS' ORDER BY created_at, id";
+        let ids: Vec<String> = with_pool!(self, p => sqlx::query_scalar(SQL).fetch_all(p).await?);
+        ids.iter().map(|s| Ok(s.parse()?)).collect()
+    }
+
+    /// The code's current owner; `None` when the code is not stored.
+    pub async fn code_owner(
+        &self,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<Option<ParticipantId>> {
+        const SQL: &str = "SELECT owner FROM codes WHERE gtin = $1 AND serial = $2";
+        let owner: Option<uuid::Uuid> = with_pool!(self, p => {
+            sqlx::query_scalar(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(owner.map(|u| u.to_string().parse()).transpose()?)
+    }
+
+    /// Every event a document caused, in the order they were written.
+    pub async fn document_events(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentEvent>> {
+        const SQL: &str = "SELECT gtin, serial, at, operation, status, reason, blocked, actor \
+            FROM code_events WHERE source_kind = 'document' AND source_id = $1 ORDER BY id";
+        type EventRow = (
+            i64,
+            String,
+            i64,
+            String,
+            i16,
+            Option<i16>,
+            bool,
+            Option<String>,
+        );
+        let rows: Vec<EventRow> = with_pool!(self, p => {
+            sqlx::query_as(SQL).bind(id.to_string()).fetch_all(p).await?
+        });
+        rows.into_iter()
+            .map(
+                |(gtin, serial, at, operation, status, reason, blocked, actor)| {
+                    Ok(DocumentEvent {
+                        code: code_of(gtin, &serial)?,
+                        at,
+                        operation,
+                        state: CodeState {
+                            status: status_from_columns(status, reason)?,
+                            blocked,
+                        },
+                        actor,
+                    })
+                },
+            )
+            .collect()
+    }
+}
+
+impl Tx {
+    /// Rolls back now, rather than when the transaction is dropped: the
+    /// next transaction on SQLite must not wait for this one's lock.
+    pub async fn rollback(self) -> anyhow::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,962 @@
+//! Documents over HTTP, as participants use them, on both databases: codes
+//! ordered, reported applied, introduced, shipped and accepted (or rejected,
+//! or cancelled), withdrawn, returned and written off, each change visible
+//! in the scan and in the code's history (also as EPCIS); and every bad
+//! input refused — forged, missing or foreign signatures, codes of another
+//! owner, in the wrong status, unknown, malformed or listed twice — with
+//! every error listed and nothing changed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::eds::{self, Identity, KeyKind, TestCa};
+use common::{Db, TestApp};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+struct World {
+    app: TestApp,
+    ca: TestCa,
+    admin: String,
+    settings: tanba_api::settings::Settings,
+}
+
+async fn world(db: &Db) -> World {
+    let (app, ca, settings, admin) = eds::spawn_with_admin(db).await;
+    World {
+        app,
+        ca,
+        admin,
+        settings,
+    }
+}
+
+/// A signed-in participant.
+struct Party {
+    identity: Identity,
+    token: String,
+    bin: String,
+}
+
+async fn party(w: &World, n: u32, roles: &[&str]) -> Party {
+    let identity = w.ca.issue_legal_entity(
+        &eds::test_bin(n),
+        &eds::test_iin(n),
+        &format!("Қатысушы {n}"),
+        &format!("ЖШС «Қатысушы {n}»"),
+        KeyKind::EcP256,
+    );
+    eds::register_and_approve_participant(&w.app, &w.admin, &identity, roles).await;
+    let token = eds::sign_in(&w.app, &identity).await;
+    Party {
+        bin: identity.taxpayer_id(),
+        identity,
+        token,
+    }
+}
+
+fn product(gtin: &str) -> Value {
+    json!({
+        "gtin": gtin,
+        "name_kk": "Темекі «Дала», 20 дана",
+        "name_ru": "Сигареты «Дала», 20 штук",
+        "product_group": "tobacco",
+        "tnved": "2402209000",
+        "manufacturer_name": "ТОО «Дала Тобакко»",
+        "manufacturer_country": "KZ",
+        "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12.В.00123/24", "date": "2024-03-15"},
+        "recommended_price": 1250.5
+    })
+}
+
+const GTIN: &str = "04652352262009";
+const OTHER_GTIN: &str = "04621827345578";
+
+/// Registers `gtin` for `who`, orders `quantity` codes and returns them
+/// (element strings), once they are ready.
+async fn codes(w: &World, who: &Party, gtin: &str, quantity: u32) -> Vec<String> {
+    let (status, body) = eds::call(
+        &w.app,
+        "POST",
+        "/v1/products",
+        Some(&who.token),
+        Some(&product(gtin)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let resp = w
+        .app
+        .client
+        .post(w.app.url("/v1/orders"))
+        .bearer_auth(&who.token)
+        .header("Idempotency-Key", format!("order-{gtin}"))
+        .json(&json!({"gtin": gtin, "quantity": quantity, "release_method": "production"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 202);
+    let order: Value = resp.json().await.expect("json");
+    let id = order["id"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/orders/{id}"),
+            Some(&who.token),
+            None,
+        )
+        .await;
+        if body["status"] == "READY" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "order not ready: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, page) = eds::call(
+        &w.app,
+        "GET",
+        &format!("/v1/orders/{id}/codes"),
+        Some(&who.token),
+        None,
+    )
+    .await;
+    page["codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect()
+}
+
+/// `POST /v1/documents`: `doc` as JSON bytes, signed (detached CMS in
+/// `X-Signature`) by `signer`, sent with `token` and `key`.
+async fn send_signed(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    bytes: &[u8],
+    signature: Option<&str>,
+) -> (u16, Value, bool) {
+    let mut req = app
+        .client
+        .post(app.url("/v1/documents"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .header("Content-Type", "application/json")
+        .body(bytes.to_vec());
+    if let Some(s) = signature {
+        req = req.header("X-Signature", s);
+    }
+    let resp = req.send().await.expect("sent");
+    let status = resp.status().as_u16();
+    let replayed = resp.headers().contains_key("idempotent-replayed");
+    (status, resp.json().await.expect("json"), replayed)
+}
+
+async fn send(w: &World, who: &Party, key: &str, doc: &Value) -> (u16, Value) {
+    let bytes = serde_json::to_vec(doc).expect("json");
+    let signature = eds::sign_detached(&who.identity, &bytes);
+    let (status, body, _) =
+        send_signed(&w.app, &who.token, key, &bytes, Some(signature.as_str())).await;
+    (status, body)
+}
+
+/// The document once the worker has done with it.
+async fn settled(w: &World, token: &str, id: &str, lang: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{id}?lang={lang}"),
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] != "IN_PROGRESS" {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "document still in progress: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Sends a document that must be accepted for processing, and waits for it.
+async fn submit(w: &World, who: &Party, key: &str, doc: &Value) -> Value {
+    let (status, body) = send(w, who, key, doc).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "IN_PROGRESS");
+    let id = body["id"].as_str().expect("id").to_owned();
+    settled(w, &who.token, &id, "kk").await
+}
+
+fn encoded(code: &str) -> String {
+    utf8_percent_encode(code, NON_ALPHANUMERIC).to_string()
+}
+
+/// The scan's status and verdict of a code.
+async fn scan(app: &TestApp, code: &str) -> (String, String) {
+    let (status, body) = app.get_json(&format!("/v1/codes/{}", encoded(code))).await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["status"].as_str().unwrap_or("null").to_owned(),
+        body["verdict"].as_str().expect("verdict").to_owned(),
+    )
+}
+
+async fn history(w: &World, token: &str, code: &str, query: &str) -> (u16, Value) {
+    eds::call(
+        &w.app,
+        "GET",
+        &format!("/v1/codes/{}/history{query}", encoded(code)),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+async fn post(w: &World, token: &str, path: &str, key: &str) -> (u16, Value) {
+    let resp = w
+        .app
+        .client
+        .post(w.app.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
+
+fn production(codes: &[&String]) -> Value {
+    json!({
+        "kind": "introduction",
+        "codes": codes,
+        "release_method": "production",
+        "production_date": "2026-01-15",
+        "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12.В.00123/24", "date": "2024-03-15"},
+    })
+}
+
+fn shipment(codes: &[&String], to: &Party) -> Value {
+    let items: Vec<Value> = codes
+        .iter()
+        .map(|c| json!({"code": c, "price": 1100.50}))
+        .collect();
+    json!({"kind": "shipment", "codes": items, "receiver": to.bin})
+}
+
+fn operations(history: &Value) -> Vec<String> {
+    history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["operation"].as_str().expect("operation").to_owned())
+        .collect()
+}
+
+on_every_database!(
+    codes_go_through_their_whole_life_by_documents,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let (_, inspector) = eds::staff(
+            &w.app,
+            &w.settings,
+            &w.ca,
+            &eds::test_iin(77),
+            "Инспектор",
+            "inspector",
+        )
+        .await;
+        let all = codes(&w, &maker, GTIN, 4).await;
+        let [a, b, c, d] = [&all[0], &all[1], &all[2], &all[3]];
+        assert_eq!(scan(&w.app, a).await.0, "EMITTED");
+
+        let applied = submit(
+            &w,
+            &maker,
+            "apply-1",
+            &json!({"kind": "application", "codes": all}),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
+        assert_eq!(applied["errors"], json!([]));
+        assert_eq!(scan(&w.app, a).await.0, "APPLIED");
+
+        let introduced = submit(&w, &maker, "intro-1", &production(&[a, b])).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        let import = json!({
+            "kind": "introduction",
+            "codes": [c],
+            "release_method": "import",
+            "customs_declaration": {"number": "10228010/150126/0001234", "date": "2026-01-15"},
+            "country_of_origin": "CN",
+        });
+        assert_eq!(
+            submit(&w, &maker, "intro-2", &import).await["status"],
+            "CHECKED_OK"
+        );
+        assert_eq!(
+            scan(&w.app, a).await,
+            ("INTRODUCED".into(), "genuine".into())
+        );
+        assert_eq!(scan(&w.app, c).await.1, "genuine");
+
+        let written_off = submit(
+            &w,
+            &maker,
+            "write-off-1",
+            &json!({"kind": "write_off", "codes": [d], "reason": "KM_SPOILED"}),
+        )
+        .await;
+        assert_eq!(written_off["status"], "CHECKED_OK", "{written_off}");
+        assert_eq!(scan(&w.app, d).await.1, "written_off");
+
+        // A shipment waits for the buyer; the buyer sees it and accepts.
+        let shipped = submit(&w, &maker, "ship-1", &shipment(&[a], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        assert_eq!(shipped["codes"][0]["price"], "1100.50");
+        let ship_id = shipped["id"].as_str().expect("id").to_owned();
+        let (status, seen) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{ship_id}"),
+            Some(&shop.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{seen}");
+        // Before acceptance the code is still the maker's, and it cannot go
+        // into another document meanwhile.
+        assert_eq!(history(&w, &shop.token, a, "").await.0, 404);
+        let again = submit(&w, &maker, "ship-2", &shipment(&[a], &shop)).await;
+        assert_eq!(again["status"], "CHECKED_NOT_OK");
+        assert_eq!(again["errors"][0]["error"], "code_in_pending_shipment");
+        // Only the buyer accepts.
+        let (status, _) = post(
+            &w,
+            &maker.token,
+            &format!("/v1/documents/{ship_id}/accept"),
+            "m-acc",
+        )
+        .await;
+        assert_eq!(status, 403);
+        let (status, accepted) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{ship_id}/accept"),
+            "acc-1",
+        )
+        .await;
+        assert_eq!(status, 200, "{accepted}");
+        assert_eq!(accepted["status"], "ACCEPTED");
+        let (status, again) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{ship_id}/accept"),
+            "acc-1",
+        )
+        .await;
+        assert_eq!((status, &again), (200, &accepted), "a retry replays");
+        let (status, late) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{ship_id}/reject"),
+            "rej-late",
+        )
+        .await;
+        assert_eq!(status, 409, "{late}");
+        assert_eq!(late["error"]["code"], "document_final");
+
+        // Ownership moved: the maker no longer sees the history, the shop does.
+        assert_eq!(history(&w, &maker.token, a, "").await.0, 404);
+        // The shop sells and takes back a unit.
+        let sold = submit(
+            &w,
+            &shop,
+            "sell-1",
+            &json!({"kind": "withdrawal", "codes": [a], "reason": "RETAIL"}),
+        )
+        .await;
+        assert_eq!(sold["status"], "CHECKED_OK", "{sold}");
+        assert_eq!(scan(&w.app, a).await.1, "sold");
+        let back = submit(
+            &w,
+            &shop,
+            "return-1",
+            &json!({"kind": "return", "codes": [a]}),
+        )
+        .await;
+        assert_eq!(back["status"], "CHECKED_OK", "{back}");
+        assert_eq!(scan(&w.app, a).await.1, "genuine");
+
+        let (status, story) = history(&w, &shop.token, a, "?lang=ru").await;
+        assert_eq!(status, 200, "{story}");
+        assert_eq!(
+            operations(&story),
+            ["apply", "introduce", "ship", "accept", "withdraw", "return"]
+        );
+        assert_eq!(story["events"][2]["source"]["kind"], "document");
+        assert_eq!(story["events"][2]["source"]["id"], ship_id.as_str());
+        assert_eq!(story["status"]["status"], "INTRODUCED");
+        let (status, by_inspector) = history(&w, &inspector, a, "").await;
+        assert_eq!(status, 200);
+        assert_eq!(operations(&by_inspector), operations(&story));
+
+        let (status, epcis) = history(&w, &shop.token, a, "?format=epcis").await;
+        assert_eq!(status, 200, "{epcis}");
+        assert_eq!(epcis["type"], "EPCISDocument");
+        let events = epcis["epcisBody"]["eventList"].as_array().expect("events");
+        assert_eq!(events.len(), 6);
+        assert_eq!(events[2]["type"], "TransactionEvent");
+        assert_eq!(events[2]["bizStep"], "shipping");
+        assert_eq!(
+            events[2]["destinationList"][0]["destination"],
+            format!("urn:tanba:party:{}", shop.bin)
+        );
+        assert_eq!(events[4]["bizStep"], "retail_selling");
+        let (status, doc_epcis) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{ship_id}/epcis"),
+            Some(&inspector),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{doc_epcis}");
+        let steps: Vec<&str> = doc_epcis["epcisBody"]["eventList"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["bizStep"].as_str().expect("bizStep"))
+            .collect();
+        assert_eq!(steps, ["shipping", "receiving"]);
+
+        // A rejected shipment and a cancelled one leave the code with its seller.
+        let rejected = submit(&w, &maker, "ship-3", &shipment(&[b], &shop)).await;
+        let id = rejected["id"].as_str().expect("id");
+        let (status, body) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/reject"),
+            "rej-1",
+        )
+        .await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
+        let cancelled = submit(&w, &maker, "ship-4", &shipment(&[b], &shop)).await;
+        assert_eq!(cancelled["status"], "WAIT_ACCEPTANCE");
+        let id = cancelled["id"].as_str().expect("id");
+        let (status, _) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/cancel"),
+            "c-shop",
+        )
+        .await;
+        assert_eq!(status, 403, "only the seller cancels");
+        let (status, body) = post(
+            &w,
+            &maker.token,
+            &format!("/v1/documents/{id}/cancel"),
+            "c-1",
+        )
+        .await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
+        let (status, body) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/accept"),
+            "acc-2",
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        let (status, story) = history(&w, &maker.token, b, "").await;
+        assert_eq!(status, 200, "{story}");
+        assert!(!operations(&story).contains(&"accept".to_owned()));
+
+        // Every change is in the audit log with who did it and from where.
+        let audit = eds::audit_entries(&w.settings).await;
+        for action in [
+            "document.create",
+            "document.check",
+            "document.accept",
+            "document.reject",
+            "document.cancel",
+        ] {
+            assert!(
+                audit.iter().any(|e| e.action == action),
+                "no {action} in the audit log"
+            );
+        }
+        assert!(
+            audit
+                .iter()
+                .filter(|e| e.action == "document.accept")
+                .all(|e| e.ip.is_some())
+        );
+    }
+);
+
+on_every_database!(
+    a_document_with_bad_codes_is_refused_whole_with_every_error_listed,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let rival = party(&w, 3, &["manufacturer"]).await;
+        let mine = codes(&w, &maker, GTIN, 3).await;
+        let theirs = codes(&w, &rival, OTHER_GTIN, 1).await;
+        let applied = submit(
+            &w,
+            &maker,
+            "apply",
+            &json!({"kind": "application", "codes": [&mine[0], &mine[1]]}),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK");
+        let applied = submit(
+            &w,
+            &rival,
+            "apply",
+            &json!({"kind": "application", "codes": &theirs}),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK");
+
+        // A valid code shape that was never issued.
+        let unknown = "010465235226200921AAAAAAAAAAAAA".to_owned();
+        let doc = production(&[
+            &mine[0],                           // fine on its own
+            &"hello".to_owned(),                // malformed
+            &mine[0],                           // listed twice
+            &theirs[0],                         // another owner's
+            &unknown,                           // not stored
+            &mine[2],                           // EMITTED: not applied yet
+            &"00948731836164410274".to_owned(), // an SSCC
+            &mine[1],                           // fine on its own
+        ]);
+        let refused = submit(&w, &maker, "intro", &doc).await;
+        assert_eq!(refused["status"], "CHECKED_NOT_OK", "{refused}");
+        let errors = refused["errors"].as_array().expect("errors");
+        let found: Vec<(i64, &str)> = errors
+            .iter()
+            .map(|e| {
+                (
+                    e["index"].as_i64().expect("index"),
+                    e["error"].as_str().expect("error"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, "code_malformed"),
+                (2, "code_duplicate"),
+                (3, "code_not_owned"),
+                (4, "code_not_found"),
+                (5, "not_applied"),
+                (6, "code_not_a_unit"),
+            ]
+        );
+        assert_eq!(errors[2]["code"], theirs[0].as_str());
+        assert_eq!(errors[3]["code"], unknown.as_str());
+        // Every reason in the person's language.
+        let id = refused["id"].as_str().expect("id");
+        let ru = settled(&w, &maker.token, id, "ru").await;
+        for (kk, ru) in errors.iter().zip(ru["errors"].as_array().expect("errors")) {
+            let (kk, ru) = (
+                kk["message"].as_str().expect("kk"),
+                ru["message"].as_str().expect("ru"),
+            );
+            assert!(!kk.is_empty() && !kk.contains("document-"), "{kk}");
+            assert_ne!(kk, ru);
+        }
+
+        // Nothing changed: the good codes were not introduced.
+        for code in [&mine[0], &mine[1]] {
+            assert_eq!(scan(&w.app, code).await.0, "APPLIED");
+            let (_, story) = history(&w, &maker.token, code, "").await;
+            assert_eq!(operations(&story), ["apply"]);
+        }
+        assert_eq!(scan(&w.app, &theirs[0]).await.0, "APPLIED");
+
+        // A code in the wrong status for the kind: a return of an unsold code.
+        let wrong = submit(
+            &w,
+            &maker,
+            "ret",
+            &json!({"kind": "return", "codes": [&mine[0]]}),
+        )
+        .await;
+        assert_eq!(wrong["status"], "CHECKED_NOT_OK");
+        assert_eq!(wrong["errors"][0]["error"], "not_sold");
+    }
+);
+
+on_every_database!(
+    a_forged_missing_or_foreign_signature_is_refused_and_nothing_is_stored,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let mine = codes(&w, &maker, GTIN, 1).await;
+        let doc = json!({"kind": "application", "codes": &mine});
+        let bytes = serde_json::to_vec(&doc).expect("json");
+        let good = eds::sign_detached(&maker.identity, &bytes);
+
+        let cases = [
+            (None, 401, "document_signature_missing"),
+            (Some(eds::tamper(&good)), 401, "eds_bad_signature"),
+            (
+                Some(eds::sign_detached(&maker.identity, b"{}")),
+                401,
+                "eds_bad_signature",
+            ),
+            (
+                Some("bm90IGEgc2lnbmF0dXJl".to_owned()),
+                401,
+                "eds_malformed",
+            ),
+            (
+                Some(eds::sign_detached(&shop.identity, &bytes)),
+                403,
+                "document_signer_mismatch",
+            ),
+        ];
+        for (n, (signature, status, code)) in cases.iter().enumerate() {
+            let key = format!("bad-{n}");
+            let (got, body, _) =
+                send_signed(&w.app, &maker.token, &key, &bytes, signature.as_deref()).await;
+            assert_eq!(
+                (got, body["error"]["code"].as_str()),
+                (*status, Some(*code)),
+                "{body}"
+            );
+        }
+        // An impostor CA's certificate with the maker's own numbers.
+        let impostor = TestCa::impostor_of(&w.ca).issue_legal_entity(
+            &maker.bin,
+            &eds::test_iin(1),
+            "Қатысушы 1",
+            "ЖШС «Қатысушы 1»",
+            KeyKind::Rsa,
+        );
+        let forged = eds::sign_detached(&impostor, &bytes);
+        let (got, body, _) = send_signed(
+            &w.app,
+            &maker.token,
+            "bad-ca",
+            &bytes,
+            Some(forged.as_str()),
+        )
+        .await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (401, Some("eds_untrusted"))
+        );
+
+        // Nothing changed, nothing stored, every refusal audited.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(scan(&w.app, &mine[0]).await.0, "EMITTED");
+        let audit = eds::audit_entries(&w.settings).await;
+        let refusals = audit
+            .iter()
+            .filter(|e| e.action == "document.create" && e.outcome.starts_with("refused:"))
+            .count();
+        assert_eq!(refusals, cases.len() + 1);
+        assert!(
+            !audit
+                .iter()
+                .any(|e| e.action == "document.create" && e.outcome == "ok")
+        );
+
+        // Signed by its sender, the same document goes through.
+        let (status, body, _) =
+            send_signed(&w.app, &maker.token, "good", &bytes, Some(good.as_str())).await;
+        assert_eq!(status, 202, "{body}");
+    }
+);
+
+on_every_database!(
+    a_retried_document_is_answered_once_and_bad_fields_are_listed_at_once,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let mine = codes(&w, &maker, GTIN, 1).await;
+        let doc = json!({"kind": "application", "codes": &mine});
+        let (status, first) = send(&w, &maker, "same", &doc).await;
+        assert_eq!(status, 202, "{first}");
+        let bytes = serde_json::to_vec(&doc).expect("json");
+        let signature = eds::sign_detached(&maker.identity, &bytes);
+        let (status, again, replayed) = send_signed(
+            &w.app,
+            &maker.token,
+            "same",
+            &bytes,
+            Some(signature.as_str()),
+        )
+        .await;
+        assert_eq!((status, replayed), (202, true));
+        assert_eq!(again["id"], first["id"]);
+        let other = json!({"kind": "application", "codes": [&mine[0], &mine[0]]});
+        let (status, body) = send(&w, &maker, "same", &other).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some("idempotency_key_reused"))
+        );
+        let id = first["id"].as_str().expect("id");
+        assert_eq!(
+            settled(&w, &maker.token, id, "kk").await["status"],
+            "CHECKED_OK"
+        );
+        let (_, story) = history(&w, &maker.token, &mine[0], "").await;
+        assert_eq!(operations(&story), ["apply"], "applied once");
+
+        let bad = json!({
+            "kind": "introduction",
+            "codes": [],
+            "release_method": "production",
+            "production_date": "2999-01-01",
+            "conformity": {"kind": "passport", "number": "1"},
+            "colour": "red",
+        });
+        let (status, body) = send(&w, &maker, "bad-fields", &bad).await;
+        assert_eq!(status, 400, "{body}");
+        let mut fields: Vec<&str> = body["error"]["details"]
+            .as_array()
+            .expect("details")
+            .iter()
+            .map(|d| d["field"].as_str().expect("field"))
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "codes",
+                "colour",
+                "conformity.date",
+                "conformity.kind",
+                "production_date"
+            ]
+        );
+        // A shipment names a registered buyer and a price for every code.
+        let (status, body) = send(
+            &w,
+            &maker,
+            "bad-ship",
+            &json!({"kind": "shipment", "codes": [&mine[0]], "receiver": eds::test_bin(55)}),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["details"][0]["code"], "price_required");
+        let (status, body) = send(
+            &w,
+            &maker,
+            "bad-ship-2",
+            &json!({"kind": "shipment", "codes": [{"code": &mine[0], "price": 5}], "receiver": eds::test_bin(55)}),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["details"][0]["code"], "unknown_receiver");
+        // A retailer does not introduce goods.
+        let (status, body) = send(&w, &shop, "shop-intro", &production(&[&mine[0]])).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("forbidden"))
+        );
+    }
+);
+
+on_every_database!(
+    a_document_is_read_by_its_parties_inspectors_and_administrators_only,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let stranger = party(&w, 4, &["wholesaler"]).await;
+        let (_, inspector) = eds::staff(
+            &w.app,
+            &w.settings,
+            &w.ca,
+            &eds::test_iin(77),
+            "Инспектор",
+            "inspector",
+        )
+        .await;
+        let mine = codes(&w, &maker, GTIN, 1).await;
+        let doc = submit(
+            &w,
+            &maker,
+            "a",
+            &json!({"kind": "application", "codes": &mine}),
+        )
+        .await;
+        let path = format!("/v1/documents/{}", doc["id"].as_str().expect("id"));
+        for (token, expected) in [
+            (&maker.token, 200),
+            (&inspector, 200),
+            (&w.admin, 200),
+            (&stranger.token, 404),
+        ] {
+            let (status, body) = eds::call(&w.app, "GET", &path, Some(token), None).await;
+            assert_eq!(status, expected, "{body}");
+        }
+        let (status, _) = history(&w, &stranger.token, &mine[0], "").await;
+        assert_eq!(status, 404);
+        let (status, _) = history(&w, &w.admin, &mine[0], "").await;
+        assert_eq!(status, 403);
+    }
+);
+
+on_every_database!(
+    a_document_left_in_progress_is_processed_after_a_restart,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let mine = codes(&w, &maker, GTIN, 2).await;
+        w.app.stop().await;
+
+        // As if the service had stopped between storing a document and
+        // processing it: stored IN_PROGRESS, nothing applied.
+        let store = tanba_api::store::Store::connect(&w.settings)
+            .await
+            .expect("store");
+        let sender = store
+            .participant_by_taxpayer_id(&maker.bin)
+            .await
+            .expect("participant")
+            .expect("registered")
+            .id;
+        let items = mine
+            .iter()
+            .map(|c| {
+                let code = tanba_core::MarkingCode::parse(c).expect("code");
+                tanba_api::store::DocumentItem {
+                    code: c.clone(),
+                    key: Some((code.gtin().clone(), code.serial().clone())),
+                    price: None,
+                }
+            })
+            .collect();
+        let mut tx = store.begin().await.expect("tx");
+        let doc = tx
+            .insert_document(&tanba_api::store::NewDocument {
+                kind: tanba_core::document::DocumentKind::Application,
+                sender,
+                receiver: None,
+                body: "{}".into(),
+                body_digest: "-".into(),
+                signature: "-".into(),
+                signer: maker.bin.clone(),
+                fields: json!({}),
+                items,
+            })
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        store.close().await;
+
+        let app = TestApp::spawn(w.settings.clone()).await;
+        let token = eds::sign_in(&app, &maker.identity).await;
+        let w = World { app, ..w };
+        let done = settled(&w, &token, &doc.id.to_string(), "kk").await;
+        assert_eq!(done["status"], "CHECKED_OK", "{done}");
+        assert_eq!(scan(&w.app, &mine[1]).await.0, "APPLIED");
+    }
+);
+
+on_every_database!(
+    an_acceptance_is_refused_whole_when_a_code_was_blocked_meanwhile,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let (_, inspector) = eds::staff(
+            &w.app,
+            &w.settings,
+            &w.ca,
+            &eds::test_iin(77),
+            "Инспектор",
+            "inspector",
+        )
+        .await;
+        let mine = codes(&w, &maker, GTIN, 2).await;
+        let [a, b] = [&mine[0], &mine[1]];
+        let applied = submit(
+            &w,
+            &maker,
+            "apply",
+            &json!({"kind": "application", "codes": &mine}),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK");
+        assert_eq!(
+            submit(&w, &maker, "intro", &production(&[a, b])).await["status"],
+            "CHECKED_OK"
+        );
+        let shipped = submit(&w, &maker, "ship", &shipment(&[a, b], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let id = shipped["id"].as_str().expect("id").to_owned();
+
+        // A citizen reports the second code; an inspector confirms and blocks it.
+        let report = json!({
+            "kind": "INVALID_CODE",
+            "code": tanba_core::MarkingCode::parse(b).expect("code").human_readable(),
+            "place": {"address": "Алматы, Абая 12"},
+            "comment": "Проверьте, пожалуйста.",
+        });
+        let sent =
+            common::reports::send(&w.app, "", &report, vec![common::reports::png(32, 24)], &[])
+                .await;
+        assert_eq!(sent.status, 201, "{}", sent.body);
+        let number = sent.body["number"].as_str().expect("number");
+        for body in [
+            json!({"status": "in_review"}),
+            json!({"status": "confirmed", "block_code": true}),
+        ] {
+            let (status, answer) = eds::call(
+                &w.app,
+                "POST",
+                &format!("/v1/inspections/reports/{number}/status"),
+                Some(&inspector),
+                Some(&body),
+            )
+            .await;
+            assert_eq!(status, 200, "{answer}");
+        }
+
+        // The buyer cannot take the shipment: nothing moves, the reason is on it.
+        let (status, body) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/accept?lang=ru"),
+            "acc",
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"]["code"], "document_accept_refused");
+        let waiting = settled(&w, &shop.token, &id, "kk").await;
+        assert_eq!(waiting["status"], "WAIT_ACCEPTANCE");
+        assert_eq!(waiting["errors"][0]["index"], 1);
+        assert_eq!(waiting["errors"][0]["error"], "blocked");
+        for code in [a, b] {
+            assert_eq!(history(&w, &shop.token, code, "").await.0, 404);
+            let (status, story) = history(&w, &maker.token, code, "").await;
+            assert_eq!(status, 200, "{story}");
+            assert!(!operations(&story).contains(&"accept".to_owned()));
+        }
+        // The seller takes it back.
+        let (status, body) =
+            post(&w, &maker.token, &format!("/v1/documents/{id}/cancel"), "c").await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
+    }
+);

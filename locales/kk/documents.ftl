@@ -1,0 +1,24 @@
+# Кодтарды өмірі бойынша жылжытатын құжаттар (POST /v1/documents және
+# жөнелтуге жауаптар) мен кодтың тарихы, қазақша.
+
+error-document-signature-missing = Құжатқа ЭЦҚ қойылуы керек: сұрау денесінің бөлек CMS қолтаңбасын X-Signature тақырыбында (base64) жіберіңіз.
+error-document-signer-mismatch = Құжатқа { $signer } сертификатымен қол қойылған, ал оны { $taxpayer_id } қатысушысы жіберіп отыр: құжатқа жіберушінің өзі қол қоюы керек.
+error-document-in-progress = Құжат әлі тексерілуде ({ $status } мәртебесі): нәтижесін күтіңіз.
+error-document-waits-acceptance = Құжат сатып алушының жауабын күтуде ({ $status } мәртебесі).
+error-document-final = Құжат өңделіп қойған ({ $status } мәртебесі): оны өзгертуге болмайды.
+error-document-accept-refused = Жөнелтуді қабылдау мүмкін емес: { $count } код сізге өте алмайды. Себептері құжатта көрсетілген; ештеңе өзгертілмеді.
+
+field-kind-not-served = «{ $kind }» түріндегі құжаттар әзірге қабылданбайды.
+field-too-many-codes = Бір құжатта код тым көп: { $max } кодтан аспауы керек.
+field-unknown-withdrawal-reason = Айналымнан шығарудың «{ $value }» себебі анықтамалықта жоқ.
+field-unknown-write-off-reason = Есептен шығарудың «{ $value }» себебі анықтамалықта жоқ.
+field-price-required = Жөнелтуде әр кодтың бағасы көрсетіледі: «code» және «price» (теңгемен) өрістері бар объект.
+field-price-negative = Баға теріс болмайды, жіберілгені: { $value }.
+field-unknown-receiver = БСН/ЖСН { $value } қатысушысы тіркелмеген немесе мақұлданбаған.
+field-receiver-is-sender = Тауарды өзіңізге жөнелтуге болмайды.
+
+document-code-duplicate = Бұл код құжатта бұрын көрсетілген: № { $first } кодтың қайталануы.
+document-code-not-a-unit = Бұл көліктік қаптаманың коды (SSCC): құжатта тауар данасының кодтары көрсетіледі.
+document-code-not-found = Мұндай код Таңба жүйесінде жоқ.
+document-code-not-owned = Код басқа қатысушыға тиесілі.
+document-code-in-pending-shipment = Код сатып алушының жауабын күтіп тұрған { $document } жөнелтуіне кіреді.

@@ -1,0 +1,28 @@
+# Документы, которые двигают коды по их жизни (POST /v1/documents и ответы
+# на отгрузку), и история кода, на русском.
+
+error-document-signature-missing = Документ должен быть подписан ЭЦП: передайте отсоединённую подпись CMS тела запроса в заголовке X-Signature (base64).
+error-document-signer-mismatch = Документ подписан сертификатом { $signer }, а отправляет его участник { $taxpayer_id }: подписать документ должен сам отправитель.
+error-document-in-progress = Документ ещё проверяется (статус { $status }): дождитесь результата.
+error-document-waits-acceptance = Документ ждёт ответа покупателя (статус { $status }).
+error-document-final = Документ уже обработан (статус { $status }): изменить его нельзя.
+error-document-accept-refused = Принять отгрузку нельзя: { $count } { $count ->
+        [one] код не может
+        [few] кода не могут
+       *[many] кодов не могут
+    } перейти к вам. Причины указаны в документе; ничего не изменено.
+
+field-kind-not-served = Документы вида «{ $kind }» пока не принимаются.
+field-too-many-codes = Слишком много кодов в одном документе: не более { $max }.
+field-unknown-withdrawal-reason = Причины вывода из оборота «{ $value }» нет в справочнике.
+field-unknown-write-off-reason = Причины списания «{ $value }» нет в справочнике.
+field-price-required = В отгрузке у каждого кода указывается цена: объект с полями «code» и «price» (в тенге).
+field-price-negative = Цена не может быть отрицательной, передано: { $value }.
+field-unknown-receiver = Участник с БИН/ИИН { $value } не зарегистрирован или не одобрен.
+field-receiver-is-sender = Нельзя отгрузить товар самому себе.
+
+document-code-duplicate = Код уже указан в документе: это повтор кода № { $first }.
+document-code-not-a-unit = Это код транспортной упаковки (SSCC): в документе указываются коды единиц товара.
+document-code-not-found = Такого кода нет в системе Таңба.
+document-code-not-owned = Код принадлежит другому участнику.
+document-code-in-pending-shipment = Код входит в отгрузку { $document }, которая ждёт ответа покупателя.
