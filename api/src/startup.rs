@@ -165,11 +165,13 @@ impl Application {
                 // The scan first: the router tries routes in order, and the
                 // scan is most of the traffic (each dynamic pattern before it
                 // costs a regex match per request).
-                // A code's history before the scan, whose `{code:.*}` would
-                // take `/history` as part of the code: one more pattern
-                // tried per scan, a regex on a short path.
+                // A code's history between the two scans: before the app's
+                // scan, whose `{code:.*}` would take `/history` as part of
+                // the code, and after the Digital Link scan, which so pays
+                // for no pattern but its own.
+                .configure(routes::codes::configure_digital_link)
                 .configure(routes::documents::configure_history)
-                .configure(routes::codes::configure)
+                .configure(routes::codes::configure_scan)
                 .service(routes::health::health)
                 .service(routes::keys::keys)
                 .configure(routes::auth::configure)

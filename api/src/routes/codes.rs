@@ -57,8 +57,18 @@ use crate::sightings::{Place, Sighting};
 use crate::startup::AppState;
 
 /// Registers this module's routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(scan).service(digital_link);
+/// The Digital Link scan (`GET /01/{gtin}/21/{serial}`): registered first of
+/// all, since the router tries patterns in order and each one tried costs a
+/// regex match.
+pub fn configure_digital_link(cfg: &mut web::ServiceConfig) {
+    cfg.service(digital_link);
+}
+
+/// The app's scan (`GET /v1/codes/{code}`). Its `{code:.*}` takes any rest
+/// of the path, so the routes under `/v1/codes/{code}/` are registered
+/// before it.
+pub fn configure_scan(cfg: &mut web::ServiceConfig) {
+    cfg.service(scan);
 }
 
 /// What a scan concludes. Computed, never stored (the scans table keeps
