@@ -22,3 +22,15 @@ document-code-not-a-unit = Бұл көліктік қаптаманың коды
 document-code-not-found = Мұндай код Таңба жүйесінде жоқ.
 document-code-not-owned = Код басқа қатысушыға тиесілі.
 document-code-in-pending-shipment = Код сатып алушының жауабын күтіп тұрған { $document } жөнелтуіне кіреді.
+
+field-not-an-sscc = Бұл көліктік қаптаманың SSCC коды емес (GS1 бақылау цифры бар 18 цифр), жіберілгені: { $value }.
+document-code-not-a-package = Бұл тауар данасының коды: қаптаманы тарқатқанда қаптамалардың SSCC кодтары көрсетіледі.
+document-code-in-package = Код { $package } қаптамасында тұр: қаптаманы тұтастай жөнелтіңіз немесе алдымен оны тарқатыңыз.
+document-package-not-found = Мұндай қаптама (SSCC) Таңба жүйесінде жоқ.
+document-package-not-owned = Қаптама басқа қатысушыға тиесілі.
+document-package-in-package = Қаптама { $package } қаптамасының ішінде тұр: алдымен сыртқы қаптаманы тарқатыңыз.
+document-package-duplicate = Бұл SSCC бар қаптама құжатта екі рет көрсетілген.
+document-package-exists = Бұл SSCC бар қаптама бұрыннан бар: жаңа SSCC алыңыз немесе алдымен оны тарқатыңыз.
+document-aggregation-in-two-packages = Код екі қаптамаға түседі: { $package } және { $other }.
+document-aggregation-cycle = Қаптама өзінің ішіне түсер еді: { $path }.
+document-aggregation-mixed-statuses = Қаптамадағы кодтардың мәртебелері әртүрлі ({ $statuses }): қаптаманың барлық ішіндегісінің мәртебесі бір болуы керек.

@@ -26,3 +26,15 @@ document-code-not-a-unit = Это код транспортной упаковк
 document-code-not-found = Такого кода нет в системе Таңба.
 document-code-not-owned = Код принадлежит другому участнику.
 document-code-in-pending-shipment = Код входит в отгрузку { $document }, которая ждёт ответа покупателя.
+
+field-not-an-sscc = Это не SSCC транспортной упаковки (18 цифр с контрольной цифрой GS1), передано: { $value }.
+document-code-not-a-package = Это код единицы товара: при расформировании указываются SSCC упаковок.
+document-code-in-package = Код лежит в упаковке { $package }: отгрузите упаковку целиком или сначала расформируйте её.
+document-package-not-found = Такой упаковки (SSCC) нет в системе Таңба.
+document-package-not-owned = Упаковка принадлежит другому участнику.
+document-package-in-package = Упаковка лежит в упаковке { $package }: сначала расформируйте внешнюю упаковку.
+document-package-duplicate = Упаковка с этим SSCC указана в документе дважды.
+document-package-exists = Упаковка с этим SSCC уже существует: возьмите новый SSCC или сначала расформируйте её.
+document-aggregation-in-two-packages = Код попадает в две упаковки: { $package } и { $other }.
+document-aggregation-cycle = Упаковка оказалась бы внутри самой себя: { $path }.
+document-aggregation-mixed-statuses = В упаковке коды в разных статусах ({ $statuses }): у всех вложений упаковки должен быть один статус.

@@ -36,7 +36,7 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::auth::Role;
-use crate::error::FieldError;
+use crate::error::{FieldError, given, unknown_fields};
 use crate::reference::{Dictionary, Reference};
 use crate::routes::products::parse_tiyn;
 use crate::store::{Document, DocumentItem};
@@ -50,9 +50,11 @@ const MAX_NUMBER: usize = 100;
 const MAX_PRICE_TENGE: i64 = 10_000_000_000;
 
 /// The kinds served now.
-pub const SERVED: [DocumentKind; 6] = [
+pub const SERVED: [DocumentKind; 8] = [
     DocumentKind::Application,
     DocumentKind::Introduction,
+    DocumentKind::Aggregation,
+    DocumentKind::Disaggregation,
     DocumentKind::Shipment,
     DocumentKind::Withdrawal,
     DocumentKind::Return,
@@ -245,6 +247,12 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
         }
         _ => {}
     }
+    let mut items = Vec::new();
+    if kind == DocumentKind::Aggregation {
+        known = vec!["kind", "packages"];
+        let packages = c.packages(obj, &mut items);
+        fields.insert("packages".into(), Value::Array(packages));
+    }
     for key in obj.keys() {
         if !known.contains(&key.as_str()) {
             c.fail(FieldError::new("unknown_field", key.clone()));
@@ -252,8 +260,8 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
     }
 
     let with_price = kind == DocumentKind::Shipment;
-    let mut items = Vec::new();
     match obj.get("codes") {
+        _ if kind == DocumentKind::Aggregation => {}
         None | Some(Value::Null) => c.fail(FieldError::new("required", "codes")),
         Some(Value::Array(list)) if list.is_empty() => c.fail(FieldError::new("required", "codes")),
         Some(Value::Array(list)) if list.len() > MAX_CODES => {
@@ -349,6 +357,87 @@ struct Checker {
 impl Checker {
     fn fail(&mut self, e: FieldError) {
         self.errors.push(e);
+    }
+
+    /// An aggregation's `packages`: each with its SSCC and its members
+    /// (codes or SSCCs, as text). The members go into `items` in the order
+    /// listed, package after package; the packages come back as stored in
+    /// the document's fields, `{"sscc": "<18 digits>", "members": <count>}`,
+    /// which is how the worker finds each member's package.
+    fn packages(&mut self, obj: &Map<String, Value>, items: &mut Vec<DocumentItem>) -> Vec<Value> {
+        let mut out = Vec::new();
+        let list = match obj.get("packages") {
+            None | Some(Value::Null) => {
+                self.fail(FieldError::new("required", "packages"));
+                return out;
+            }
+            Some(Value::Array(list)) if list.is_empty() => {
+                self.fail(FieldError::new("required", "packages"));
+                return out;
+            }
+            Some(Value::Array(list)) => list,
+            Some(_) => {
+                self.fail(FieldError::new("not_list", "packages"));
+                return out;
+            }
+        };
+        for (p, entry) in list.iter().enumerate() {
+            let path = format!("packages[{p}]");
+            let Value::Object(o) = entry else {
+                self.fail(FieldError::new("not_object", path));
+                continue;
+            };
+            self.errors
+                .extend(unknown_fields(o, Some(&path), &["sscc", "members"]));
+            let sscc_path = format!("{path}.sscc");
+            let sscc = self.text(o, "sscc", &sscc_path, true, 100);
+            let sscc = sscc.and_then(|s| match parse(&s) {
+                Ok(ScannedCode::Sscc(sscc)) => Some(sscc),
+                _ => {
+                    self.fail(FieldError::new("not_an_sscc", sscc_path).arg("value", s));
+                    None
+                }
+            });
+            let members_path = format!("{path}.members");
+            let members = match o.get("members") {
+                Some(Value::Array(m)) if !m.is_empty() => m,
+                Some(Value::Array(_)) | None | Some(Value::Null) => {
+                    self.fail(FieldError::new("required", members_path));
+                    continue;
+                }
+                Some(_) => {
+                    self.fail(FieldError::new("not_list", members_path));
+                    continue;
+                }
+            };
+            for (i, member) in members.iter().enumerate() {
+                let member_path = format!("{members_path}[{i}]");
+                match member {
+                    Value::String(text) if given(o, "members") && !text.trim().is_empty() => {
+                        let key = match parse(text) {
+                            Ok(ScannedCode::Unit(code)) => {
+                                Some((code.gtin().clone(), code.serial().clone()))
+                            }
+                            _ => None,
+                        };
+                        items.push(DocumentItem {
+                            code: text.clone(),
+                            key,
+                            price: None,
+                        });
+                    }
+                    Value::String(_) => self.fail(FieldError::new("required", member_path)),
+                    _ => self.fail(FieldError::new("not_text", member_path)),
+                }
+            }
+            if let Some(sscc) = sscc {
+                out.push(json!({"sscc": sscc.as_str(), "members": members.len()}));
+            }
+        }
+        if items.len() > MAX_CODES {
+            self.fail(FieldError::new("too_many_codes", "packages").arg("max", MAX_CODES));
+        }
+        out
     }
 
     fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {

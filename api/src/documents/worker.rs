@@ -18,14 +18,17 @@
 //! restart. Redoing is safe: the apply is one transaction, so a document is
 //! either wholly applied (and no longer `IN_PROGRESS`) or not at all.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tanba_core::document::{DocumentStatus, DocumentStep, DocumentStepError, document_step};
-use tanba_core::lifecycle::Operation;
-use tanba_core::{MarkingCode, ScannedCode};
+use tanba_core::document::{
+    AggregationError, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError,
+    check_aggregation, document_step,
+};
+use tanba_core::lifecycle::{CodeState, Operation};
+use tanba_core::{MarkingCode, ScannedCode, Sscc};
 use tokio::sync::Notify;
 
 use super::{action_of, summary};
@@ -33,7 +36,7 @@ use crate::cache::CardCache;
 use crate::idempotency::Idempotency;
 use crate::ids::{DocumentId, ParticipantId};
 use crate::store::{
-    AuditEntry, Document, DocumentError, DocumentItem, EventSource, Outcome, Store, Tx,
+    AuditEntry, Document, DocumentError, DocumentItem, EventSource, Outcome, Package, Store, Tx,
 };
 
 /// How often the worker looks for documents without being woken.
@@ -96,34 +99,40 @@ fn item_error(
     }
 }
 
-/// Parses every code and finds those listed twice: the codes to move (each
-/// once, with its first position) and the errors so far.
-fn parse_items(items: &[DocumentItem]) -> (Vec<(usize, MarkingCode)>, Vec<DocumentError>) {
-    let mut codes = Vec::new();
-    let mut errors = Vec::new();
-    let mut first: HashMap<String, usize> = HashMap::new();
-    for (n, item) in items.iter().enumerate() {
-        match tanba_core::parse(&item.code) {
-            Ok(ScannedCode::Unit(code)) => match first.get(&code.identity()) {
-                Some(&at) => errors.push(item_error(
-                    n,
-                    item,
-                    "code_duplicate",
-                    "document-code-duplicate".to_owned(),
-                    BTreeMap::from([("first".to_owned(), (at + 1).to_string())]),
-                )),
-                None => {
-                    first.insert(code.identity(), n);
-                    codes.push((n, code));
-                }
-            },
-            Ok(ScannedCode::Sscc(_)) => errors.push(item_error(
+/// What a document lists, parsed: unit codes and SSCCs, each once with
+/// its first position, and the errors so far (malformed, listed twice).
+struct Parsed {
+    units: Vec<(usize, MarkingCode)>,
+    ssccs: Vec<(usize, Sscc)>,
+    errors: Vec<DocumentError>,
+}
+
+impl Parsed {
+    /// Refuses every SSCC listed, for kinds that move unit codes only.
+    fn refuse_ssccs(&mut self, items: &[DocumentItem]) {
+        for (n, _) in self.ssccs.drain(..) {
+            self.errors.push(item_error(
                 n,
-                item,
+                &items[n],
                 "code_not_a_unit",
                 "document-code-not-a-unit".to_owned(),
                 BTreeMap::new(),
-            )),
+            ));
+        }
+    }
+}
+
+/// Parses every code and finds those listed twice.
+fn parse_items(items: &[DocumentItem]) -> Parsed {
+    let mut parsed = Parsed {
+        units: Vec::new(),
+        ssccs: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (n, item) in items.iter().enumerate() {
+        let scanned = match tanba_core::parse(&item.code) {
+            Ok(scanned) => scanned,
             Err(e) => {
                 let mut args: BTreeMap<String, String> = e
                     .args()
@@ -131,17 +140,37 @@ fn parse_items(items: &[DocumentItem]) -> (Vec<(usize, MarkingCode)>, Vec<Docume
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect();
                 args.insert("parse_error".to_owned(), e.kind.code().to_owned());
-                errors.push(item_error(
+                parsed.errors.push(item_error(
                     n,
                     item,
                     "code_malformed",
                     e.kind.message_key(),
                     args,
                 ));
+                continue;
             }
+        };
+        let identity = match &scanned {
+            ScannedCode::Unit(code) => code.identity(),
+            ScannedCode::Sscc(sscc) => sscc.element_string(),
+        };
+        if let Some(&at) = first.get(&identity) {
+            parsed.errors.push(item_error(
+                n,
+                item,
+                "code_duplicate",
+                "document-code-duplicate".to_owned(),
+                BTreeMap::from([("first".to_owned(), (at + 1).to_string())]),
+            ));
+            continue;
+        }
+        first.insert(identity, n);
+        match scanned {
+            ScannedCode::Unit(code) => parsed.units.push((n, code)),
+            ScannedCode::Sscc(sscc) => parsed.ssccs.push((n, sscc)),
         }
     }
-    (codes, errors)
+    parsed
 }
 
 /// The codes in the order of their key, which is the order their rows are
@@ -155,8 +184,11 @@ fn in_key_order(codes: &[(usize, MarkingCode)]) -> Vec<&(usize, MarkingCode)> {
 
 /// Moves one code of `doc` by `operations`, or says why not: the code must
 /// be stored, be the sender's, and be in no other shipment waiting for its
-/// buyer, and every step must pass the lifecycle. With `new_owner`, the
-/// code then belongs to it.
+/// buyer (nor inside a package that is), and every step must pass the
+/// lifecycle. With `new_owner`, the code then belongs to it. `inside` names
+/// the package listed at `n` when the code is one of its contents, for the
+/// error's arguments.
+#[allow(clippy::too_many_arguments)]
 async fn move_code(
     tx: &mut Tx,
     doc: &Document,
@@ -165,10 +197,14 @@ async fn move_code(
     operations: &[Operation],
     actor: &str,
     new_owner: Option<ParticipantId>,
-) -> anyhow::Result<Option<DocumentError>> {
+    inside: bool,
+) -> anyhow::Result<Result<CodeState, DocumentError>> {
     let (gtin, serial) = (code.gtin(), code.serial());
-    let refused = |error: &str, message: &str, args: BTreeMap<String, String>| {
-        Some(item_error(n, item, error, message.to_owned(), args))
+    let refused = |error: &str, message: &str, mut args: BTreeMap<String, String>| {
+        if inside {
+            args.insert("unit".to_owned(), code.human_readable());
+        }
+        Err(item_error(n, item, error, message.to_owned(), args))
     };
     match tx.lock_code_owner(gtin, serial).await? {
         None => {
@@ -187,7 +223,20 @@ async fn move_code(
         }
         Some(_) => {}
     }
-    if let Some(other) = tx.pending_shipment_with(gtin, serial, doc.id).await? {
+    let mut pending = tx.pending_shipment_with(gtin, serial, doc.id).await?;
+    if pending.is_none()
+        && let Some(package) = tx.package_of_code(gtin, serial).await?
+    {
+        let mut around = vec![package.clone()];
+        around.extend(tx.package_ancestors(&package).await?);
+        for p in &around {
+            pending = tx.pending_shipment_with_package(p, doc.id).await?;
+            if pending.is_some() {
+                break;
+            }
+        }
+    }
+    if let Some(other) = pending {
         return Ok(refused(
             "code_in_pending_shipment",
             "document-code-in-pending-shipment",
@@ -199,23 +248,124 @@ async fn move_code(
         .apply_operations(gtin, serial, operations, &source, Some(actor))
         .await?
     {
-        Ok(_) => {
+        Ok(state) => {
             if let Some(owner) = new_owner {
                 tx.set_code_owner(gtin, serial, owner).await?;
             }
-            Ok(None)
+            Ok(Ok(state))
         }
         Err(refusal) => {
             let key = format!("lifecycle-{}", refusal.code().replace('_', "-"));
-            Ok(Some(item_error(
-                n,
-                item,
-                refusal.code(),
-                key,
-                BTreeMap::new(),
-            )))
+            Ok(refused(refusal.code(), &key, BTreeMap::new()))
         }
     }
+}
+
+/// A document-level error about a package (no position: the package is
+/// named by its SSCC).
+fn package_error(
+    sscc: &Sscc,
+    error: &str,
+    message: &str,
+    args: BTreeMap<String, String>,
+) -> DocumentError {
+    DocumentError {
+        item: None,
+        code: Some(sscc.as_str().to_owned()),
+        error: error.to_owned(),
+        message: message.to_owned(),
+        args,
+    }
+}
+
+/// A package listed at `n` that the sender may move as a whole: stored,
+/// the sender's, in no shipment waiting for its buyer (nor inside a package
+/// that is), and, when `top` (a shipment), inside no other package.
+async fn own_package(
+    tx: &mut Tx,
+    doc: &Document,
+    (n, item): (usize, &DocumentItem),
+    sscc: &Sscc,
+    top: bool,
+) -> anyhow::Result<Result<Package, DocumentError>> {
+    let refused = |error: &str, message: &str, args: BTreeMap<String, String>| {
+        Ok(Err(item_error(n, item, error, message.to_owned(), args)))
+    };
+    let Some(package) = tx.lock_package(sscc).await? else {
+        return refused(
+            "package_not_found",
+            "document-package-not-found",
+            BTreeMap::new(),
+        );
+    };
+    if package.owner != doc.sender {
+        return refused(
+            "package_not_owned",
+            "document-package-not-owned",
+            BTreeMap::new(),
+        );
+    }
+    if top && let Some(parent) = &package.parent {
+        return refused(
+            "package_in_package",
+            "document-package-in-package",
+            BTreeMap::from([("package".to_owned(), parent.as_str().to_owned())]),
+        );
+    }
+    let mut around = vec![sscc.clone()];
+    around.extend(tx.package_ancestors(sscc).await?);
+    for p in &around {
+        if let Some(other) = tx.pending_shipment_with_package(p, doc.id).await? {
+            return refused(
+                "code_in_pending_shipment",
+                "document-code-in-pending-shipment",
+                BTreeMap::from([("document".to_owned(), other.to_string())]),
+            );
+        }
+    }
+    Ok(Ok(package))
+}
+
+/// Everything inside a package listed at `n`, at every depth, moved by
+/// `operations` like a code listed alone; with `new_owner`, the packages
+/// move to it too. The codes moved, with their new states, or every error.
+#[allow(clippy::too_many_arguments)]
+async fn move_package(
+    tx: &mut Tx,
+    doc: &Document,
+    (n, item): (usize, &DocumentItem),
+    sscc: &Sscc,
+    operations: &[Operation],
+    actor: &str,
+    new_owner: Option<ParticipantId>,
+    errors: &mut Vec<DocumentError>,
+) -> anyhow::Result<Vec<(MarkingCode, CodeState)>> {
+    let (mut codes, packages) = tx.package_contents(sscc).await?;
+    codes.sort_by(|a, b| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
+    let mut moved = Vec::new();
+    for code in codes {
+        match move_code(
+            tx,
+            doc,
+            (n, item),
+            &code,
+            operations,
+            actor,
+            new_owner,
+            true,
+        )
+        .await?
+        {
+            Ok(state) => moved.push((code, state)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(owner) = new_owner {
+        for p in &packages {
+            tx.set_package_owner(p, owner).await?;
+        }
+    }
+    Ok(moved)
 }
 
 /// Checks and applies one document `IN_PROGRESS` (see the module docs).
@@ -230,7 +380,7 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
     }
     let items = store.document_items(id).await?;
     let operation = action_of(doc.kind, &doc.fields)?.operation();
-    let (codes, mut errors) = parse_items(&items);
+    let mut parsed = parse_items(&items);
     let sender = doc.sender.to_string();
 
     let mut tx = store.begin().await?;
@@ -238,19 +388,83 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         Some(d) if d.status == DocumentStatus::InProgress => {}
         _ => return tx.rollback().await,
     }
-    for (n, code) in in_key_order(&codes) {
-        let refused = move_code(
-            &mut tx,
-            &doc,
-            (*n, &items[*n]),
-            code,
-            &[operation],
-            &sender,
-            None,
-        )
-        .await?;
-        errors.extend(refused);
-    }
+    let mut errors = std::mem::take(&mut parsed.errors);
+    let touched = match doc.kind {
+        DocumentKind::Aggregation => {
+            aggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
+        }
+        DocumentKind::Disaggregation => {
+            for (n, _) in &parsed.units {
+                errors.push(item_error(
+                    *n,
+                    &items[*n],
+                    "code_not_a_package",
+                    "document-code-not-a-package".to_owned(),
+                    BTreeMap::new(),
+                ));
+            }
+            disaggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
+        }
+        kind => {
+            if kind != DocumentKind::Shipment {
+                parsed.refuse_ssccs(&items);
+                errors.append(&mut parsed.errors);
+            }
+            let mut touched = Vec::new();
+            for (n, code) in in_key_order(&parsed.units) {
+                // A shipment moves a package whole: a code inside one is
+                // shipped with it, never alone, so that the members of a
+                // package keep one owner.
+                if kind == DocumentKind::Shipment
+                    && let Some(package) = tx.package_of_code(code.gtin(), code.serial()).await?
+                {
+                    errors.push(item_error(
+                        *n,
+                        &items[*n],
+                        "code_in_package",
+                        "document-code-in-package".to_owned(),
+                        BTreeMap::from([("package".to_owned(), package.as_str().to_owned())]),
+                    ));
+                    continue;
+                }
+                match move_code(
+                    &mut tx,
+                    &doc,
+                    (*n, &items[*n]),
+                    code,
+                    &[operation],
+                    &sender,
+                    None,
+                    false,
+                )
+                .await?
+                {
+                    Ok(_) => touched.push(code.clone()),
+                    Err(e) => errors.push(e),
+                }
+            }
+            for (n, sscc) in &parsed.ssccs {
+                match own_package(&mut tx, &doc, (*n, &items[*n]), sscc, true).await? {
+                    Ok(_) => {
+                        let moved = move_package(
+                            &mut tx,
+                            &doc,
+                            (*n, &items[*n]),
+                            sscc,
+                            &[operation],
+                            &sender,
+                            None,
+                            &mut errors,
+                        )
+                        .await?;
+                        touched.extend(moved.into_iter().map(|(c, _)| c));
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            touched
+        }
+    };
     let mut audit = AuditEntry::new("document.check");
     audit.actor = Some(sender);
     audit.object = Some(id.to_string());
@@ -259,21 +473,22 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         let next = document_step(doc.kind, doc.status, DocumentStep::Passed)?;
         tx.set_document_status(id, next).await?;
         audit.detail =
-            json!({"kind": doc.kind.as_str(), "status": next.as_str(), "codes": codes.len()});
+            json!({"kind": doc.kind.as_str(), "status": next.as_str(), "codes": touched.len()});
         tx.audit(audit).await?;
         tx.commit().await?;
         // After the commit, never before: a scan in between reloads the
         // committed state.
-        for (_, code) in &codes {
+        for code in &touched {
             cards.invalidate(&code.identity()).await;
         }
-        tracing::info!(document = %id, status = next.as_str(), codes = codes.len(), "document applied");
+        tracing::info!(document = %id, status = next.as_str(), codes = touched.len(), "document applied");
         return Ok(());
     }
 
     // All or nothing: every code moved so far goes back.
     tx.rollback().await?;
-    errors.sort_by_key(|e| e.item);
+    // By position; the errors about a package as a whole (no position) last.
+    errors.sort_by_key(|e| (e.item.is_none(), e.item));
     let mut tx = store.begin().await?;
     match tx.document_for_update(id).await? {
         Some(d) if d.status == DocumentStatus::InProgress => {}
@@ -289,6 +504,280 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
     tx.commit().await?;
     tracing::info!(document = %id, errors = errors.len(), "document refused");
     Ok(())
+}
+
+/// The packages of an aggregation as stored in its fields: each SSCC with
+/// how many of the document's items, in order, are its members.
+fn packages_of(doc: &Document) -> anyhow::Result<Vec<(Sscc, usize)>> {
+    let list = doc
+        .fields
+        .get("packages")
+        .and_then(|p| p.as_array())
+        .ok_or_else(|| anyhow::anyhow!("aggregation {} without packages", doc.id))?;
+    list.iter()
+        .map(|p| {
+            let sscc = p.get("sscc").and_then(|s| s.as_str()).unwrap_or_default();
+            let count = p.get("members").and_then(|m| m.as_u64()).unwrap_or(0);
+            Ok((
+                Sscc::parse(sscc).map_err(|e| anyhow::anyhow!("stored SSCC {sscc:?}: {e}"))?,
+                usize::try_from(count)?,
+            ))
+        })
+        .collect()
+}
+
+/// The key of a member in [`check_aggregation`]: a code's identity or an
+/// SSCC's element string (`00…`), which never look alike.
+fn package_key(sscc: &Sscc) -> String {
+    sscc.element_string()
+}
+
+/// Checks an aggregation and, when nothing is wrong, packs it: every member
+/// code is the sender's and passes `Aggregate` (an event on each, and on
+/// every code inside a member package); member packages are stored and the
+/// sender's; each new SSCC is new; nothing ends up in two packages or inside
+/// itself; and all the codes of a package, at every depth, share one status.
+/// Returns the codes touched.
+async fn aggregate(
+    tx: &mut Tx,
+    doc: &Document,
+    items: &[DocumentItem],
+    parsed: &Parsed,
+    actor: &str,
+    errors: &mut Vec<DocumentError>,
+) -> anyhow::Result<Vec<MarkingCode>> {
+    let packages = packages_of(doc)?;
+    // The package each item goes into, by position.
+    let mut into: Vec<&Sscc> = Vec::with_capacity(items.len());
+    for (sscc, count) in &packages {
+        into.extend(std::iter::repeat_n(sscc, *count));
+    }
+    anyhow::ensure!(
+        into.len() == items.len(),
+        "aggregation {}: {} members stored for {} items",
+        doc.id,
+        into.len(),
+        items.len()
+    );
+    let mut new: Vec<&Sscc> = Vec::new();
+    for (sscc, _) in &packages {
+        if new.contains(&sscc) {
+            errors.push(package_error(
+                sscc,
+                "package_duplicate",
+                "document-package-duplicate",
+                BTreeMap::new(),
+            ));
+            continue;
+        }
+        new.push(sscc);
+        if tx.lock_package(sscc).await?.is_some() {
+            errors.push(package_error(
+                sscc,
+                "package_exists",
+                "document-package-exists",
+                BTreeMap::new(),
+            ));
+        }
+    }
+
+    let mut existing: HashMap<String, String> = HashMap::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    // The statuses of the codes directly in each new package, and of those
+    // inside each stored package that becomes a member.
+    let mut statuses: HashMap<String, BTreeSet<&'static str>> = HashMap::new();
+    let mut touched = Vec::new();
+
+    for (n, code) in in_key_order(&parsed.units) {
+        let key = code.identity();
+        if let Some(p) = tx.package_of_code(code.gtin(), code.serial()).await? {
+            existing.insert(key.clone(), package_key(&p));
+        }
+        match move_code(
+            tx,
+            doc,
+            (*n, &items[*n]),
+            code,
+            &[Operation::Aggregate],
+            actor,
+            None,
+            false,
+        )
+        .await?
+        {
+            Ok(state) => {
+                statuses
+                    .entry(package_key(into[*n]))
+                    .or_default()
+                    .insert(state.status.name());
+                touched.push(code.clone());
+            }
+            Err(e) => errors.push(e),
+        }
+        pairs.push((package_key(into[*n]), key.clone()));
+        at.insert(key, *n);
+    }
+    for (n, sscc) in &parsed.ssccs {
+        let key = package_key(sscc);
+        pairs.push((package_key(into[*n]), key.clone()));
+        at.insert(key.clone(), *n);
+        if new.contains(&sscc) {
+            continue;
+        }
+        let package = match own_package(tx, doc, (*n, &items[*n]), sscc, false).await? {
+            Ok(package) => package,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if let Some(parent) = &package.parent {
+            existing.insert(key.clone(), package_key(parent));
+        }
+        let moved = move_package(
+            tx,
+            doc,
+            (*n, &items[*n]),
+            sscc,
+            &[Operation::Aggregate],
+            actor,
+            None,
+            errors,
+        )
+        .await?;
+        let names = statuses.entry(key).or_default();
+        for (code, state) in moved {
+            names.insert(state.status.name());
+            touched.push(code);
+        }
+    }
+
+    let display = |key: &str| key.strip_prefix("00").unwrap_or(key).to_owned();
+    for e in check_aggregation(&existing, &pairs) {
+        match e {
+            AggregationError::InTwoPackages {
+                member,
+                package,
+                other,
+            } => {
+                let n = at.get(&member).copied().unwrap_or_default();
+                errors.push(item_error(
+                    n,
+                    &items[n],
+                    "aggregation_in_two_packages",
+                    "document-aggregation-in-two-packages".to_owned(),
+                    BTreeMap::from([
+                        ("package".to_owned(), display(&package)),
+                        ("other".to_owned(), display(&other)),
+                    ]),
+                ));
+            }
+            AggregationError::Cycle { package, path } => {
+                let path: Vec<String> = path.iter().map(|p| display(p)).collect();
+                errors.push(DocumentError {
+                    item: None,
+                    code: Some(display(&package)),
+                    error: "aggregation_cycle".to_owned(),
+                    message: "document-aggregation-cycle".to_owned(),
+                    args: BTreeMap::from([("path".to_owned(), path.join(" → "))]),
+                });
+            }
+        }
+    }
+
+    // One status in each new package, through the new packages inside it.
+    let children: HashMap<String, Vec<String>> = pairs.iter().fold(
+        HashMap::new(),
+        |mut m: HashMap<String, Vec<String>>, (p, member)| {
+            m.entry(p.clone()).or_default().push(member.clone());
+            m
+        },
+    );
+    for sscc in &new {
+        let mut names: BTreeSet<&'static str> = BTreeSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut stack = vec![package_key(sscc)];
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p.clone()) {
+                continue;
+            }
+            names.extend(statuses.get(&p).into_iter().flatten());
+            stack.extend(children.get(&p).into_iter().flatten().cloned());
+        }
+        if names.len() > 1 {
+            let list: Vec<&str> = names.into_iter().collect();
+            errors.push(package_error(
+                sscc,
+                "aggregation_mixed_statuses",
+                "document-aggregation-mixed-statuses",
+                BTreeMap::from([("statuses".to_owned(), list.join(", "))]),
+            ));
+        }
+    }
+
+    if errors.is_empty() {
+        for sscc in &new {
+            tx.insert_package(sscc, doc.sender, doc.id).await?;
+        }
+        for (n, code) in &parsed.units {
+            tx.pack_code(code.gtin(), code.serial(), into[*n]).await?;
+        }
+        for (n, sscc) in &parsed.ssccs {
+            tx.set_package_parent(sscc, into[*n]).await?;
+        }
+    }
+    Ok(touched)
+}
+
+/// Checks a disaggregation and, when nothing is wrong, dissolves each
+/// package one level: every code directly in it passes the lifecycle's
+/// `Aggregate` rule (its event is caused by this document), the packages
+/// directly in it stand alone, and the package is removed. A package inside
+/// another is refused: dissolve the outer one first, so no code is ever
+/// left in a package with a different owner or status.
+async fn disaggregate(
+    tx: &mut Tx,
+    doc: &Document,
+    items: &[DocumentItem],
+    parsed: &Parsed,
+    actor: &str,
+    errors: &mut Vec<DocumentError>,
+) -> anyhow::Result<Vec<MarkingCode>> {
+    let mut touched = Vec::new();
+    let mut dissolved = Vec::new();
+    for (n, sscc) in &parsed.ssccs {
+        if let Err(e) = own_package(tx, doc, (*n, &items[*n]), sscc, true).await? {
+            errors.push(e);
+            continue;
+        }
+        let (mut codes, _) = tx.package_members(sscc).await?;
+        codes.sort_by(|a, b| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
+        for code in codes {
+            match move_code(
+                tx,
+                doc,
+                (*n, &items[*n]),
+                &code,
+                &[Operation::Aggregate],
+                actor,
+                None,
+                true,
+            )
+            .await?
+            {
+                Ok(_) => touched.push(code),
+                Err(e) => errors.push(e),
+            }
+        }
+        dissolved.push(sscc);
+    }
+    if errors.is_empty() {
+        for sscc in dissolved {
+            tx.dissolve_package(sscc).await?;
+        }
+    }
+    Ok(touched)
 }
 
 /// What came of an answer to a shipment.
@@ -343,8 +832,9 @@ pub async fn settle(
         let receiver = doc
             .receiver
             .ok_or_else(|| anyhow::anyhow!("shipment {id} has no receiver"))?;
-        let (codes, mut errors) = parse_items(&items);
-        for (n, code) in in_key_order(&codes) {
+        let mut parsed = parse_items(&items);
+        let mut errors = std::mem::take(&mut parsed.errors);
+        for (n, code) in in_key_order(&parsed.units) {
             let refused = move_code(
                 &mut tx,
                 &doc,
@@ -353,16 +843,36 @@ pub async fn settle(
                 &[Operation::Accept],
                 actor,
                 Some(receiver),
+                false,
             )
             .await?;
             match refused {
-                Some(e) => errors.push(e),
-                None => moved.push(code.identity()),
+                Err(e) => errors.push(e),
+                Ok(_) => moved.push(code.identity()),
+            }
+        }
+        for (n, sscc) in &parsed.ssccs {
+            match own_package(&mut tx, &doc, (*n, &items[*n]), sscc, true).await? {
+                Ok(_) => {
+                    let codes = move_package(
+                        &mut tx,
+                        &doc,
+                        (*n, &items[*n]),
+                        sscc,
+                        &[Operation::Accept],
+                        actor,
+                        Some(receiver),
+                        &mut errors,
+                    )
+                    .await?;
+                    moved.extend(codes.into_iter().map(|(c, _)| c.identity()));
+                }
+                Err(e) => errors.push(e),
             }
         }
         if !errors.is_empty() {
             tx.rollback().await?;
-            errors.sort_by_key(|e| e.item);
+            errors.sort_by_key(|e| (e.item.is_none(), e.item));
             let mut tx = store.begin().await?;
             tx.set_document_errors(id, &errors).await?;
             audit.outcome = Outcome::Refused("document_accept_refused".to_owned());

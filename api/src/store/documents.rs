@@ -127,7 +127,7 @@ fn from_row(r: Row) -> anyhow::Result<Document> {
     })
 }
 
-fn code_of(gtin: i64, serial: &str) -> anyhow::Result<MarkingCode> {
+pub(super) fn code_of(gtin: i64, serial: &str) -> anyhow::Result<MarkingCode> {
     Ok(MarkingCode::new(
         Gtin::parse(&format!("{gtin:014}"))
             .map_err(|e| anyhow::anyhow!("stored GTIN {gtin}: {e}"))?,
@@ -142,8 +142,9 @@ impl Tx {
         const DOC: &str = "INSERT INTO documents \
             (id, kind, status, sender, receiver, body, body_digest, signature, signer, fields, created_at, updated_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
-        const ITEM: &str = "INSERT INTO document_items (document, n, code, gtin, serial, price) \
-            VALUES ($1, $2, $3, $4, $5, $6)";
+        const ITEM: &str =
+            "INSERT INTO document_items (document, n, code, gtin, serial, price, sscc) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let now = now_ms();
         let doc = Document {
             id: DocumentId::new(),
@@ -181,6 +182,12 @@ impl Tx {
                 Some((g, s)) => (Some(gtin_number(g)?), Some(s.as_str())),
                 None => (None, None),
             };
+            // An SSCC listed (a package in a shipment) is kept by its 18
+            // digits, so a code inside it is found in a waiting shipment.
+            let sscc = match (&item.key, tanba_core::parse(&item.code)) {
+                (None, Ok(tanba_core::ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
+                _ => None,
+            };
             with_tx!(self, c => {
                 sqlx::query(ITEM)
                     .bind(&id)
@@ -189,6 +196,7 @@ impl Tx {
                     .bind(gtin)
                     .bind(serial)
                     .bind(item.price)
+                    .bind(sscc.as_deref())
                     .execute(&mut *c)
                     .await
                     .map(|_| ())?

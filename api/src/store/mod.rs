@@ -79,6 +79,7 @@ mod codes;
 mod documents;
 mod idempotency;
 mod orders;
+mod packages;
 mod participants;
 mod products;
 mod reference;
@@ -91,6 +92,7 @@ pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
 pub use codes::{status_columns, status_from_columns};
 pub use documents::{Document, DocumentError, DocumentEvent, DocumentItem, NewDocument};
 pub use orders::{ChunkOutcome, Order, OrderStatus};
+pub use packages::Package;
 pub use participants::{
     AlreadyExists, Challenge, NewParticipant, Participant, ParticipantStatus, Staff,
 };

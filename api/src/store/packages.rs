@@ -1,0 +1,245 @@
+//! Packages as stored: transport packages and pallets by their SSCC, the
+//! package each sits in, and the package each packed code sits in.
+//!
+//! Only the document worker writes here, in the transaction that applies an
+//! aggregation, a disaggregation or the acceptance of a shipment, after
+//! every code concerned passed `lifecycle::transition` in that same
+//! transaction. A package's owner is the owner of everything inside it.
+
+use tanba_core::{Gtin, MarkingCode, Serial, Sscc};
+
+use super::Tx;
+use super::codes::gtin_number;
+use crate::ids::{DocumentId, ParticipantId};
+
+/// A stored package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub sscc: Sscc,
+    pub owner: ParticipantId,
+    /// The package it sits in.
+    pub parent: Option<Sscc>,
+}
+
+fn sscc_of(s: &str) -> anyhow::Result<Sscc> {
+    Sscc::parse(s).map_err(|e| anyhow::anyhow!("stored SSCC {s:?}: {e}"))
+}
+
+fn now_ms() -> i64 {
+    let ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}
+
+impl Tx {
+    /// The package, its row locked until the transaction ends (on
+    /// PostgreSQL; SQLite's write transaction holds the database).
+    pub async fn lock_package(&mut self, sscc: &Sscc) -> anyhow::Result<Option<Package>> {
+        let sql = match self {
+            Tx::Postgres(_) => "SELECT owner, parent FROM packages WHERE sscc = $1 FOR UPDATE",
+            Tx::Sqlite(_) => "SELECT owner, parent FROM packages WHERE sscc = $1",
+        };
+        let row: Option<(uuid::Uuid, Option<String>)> = with_tx!(self, c => {
+            sqlx::query_as(sql).bind(sscc.as_str()).fetch_optional(&mut *c).await?
+        });
+        row.map(|(owner, parent)| {
+            Ok(Package {
+                sscc: sscc.clone(),
+                owner: owner.to_string().parse()?,
+                parent: parent.as_deref().map(sscc_of).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The package the code sits in, if any.
+    pub async fn package_of_code(
+        &mut self,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<Option<Sscc>> {
+        const SQL: &str = "SELECT package FROM package_codes WHERE gtin = $1 AND serial = $2";
+        let p: Option<String> = with_tx!(self, c => {
+            sqlx::query_scalar(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        p.as_deref().map(sscc_of).transpose()
+    }
+
+    /// The packages `sscc` sits in, innermost first (without `sscc`).
+    pub async fn package_ancestors(&mut self, sscc: &Sscc) -> anyhow::Result<Vec<Sscc>> {
+        const SQL: &str = "SELECT parent FROM packages WHERE sscc = $1";
+        let mut out: Vec<Sscc> = Vec::new();
+        let mut at = sscc.clone();
+        loop {
+            let parent: Option<Option<String>> = with_tx!(self, c => {
+                sqlx::query_scalar(SQL).bind(at.as_str()).fetch_optional(&mut *c).await?
+            });
+            match parent.flatten() {
+                // The table cannot hold a cycle (the worker refuses them),
+                // but a walk must end even if it did.
+                Some(p) if !out.iter().any(|o| o.as_str() == p) && p != sscc.as_str() => {
+                    at = sscc_of(&p)?;
+                    out.push(at.clone());
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// The codes directly in the package and the packages directly in it.
+    pub async fn package_members(
+        &mut self,
+        sscc: &Sscc,
+    ) -> anyhow::Result<(Vec<MarkingCode>, Vec<Sscc>)> {
+        const CODES: &str =
+            "SELECT gtin, serial FROM package_codes WHERE package = $1 ORDER BY gtin, serial";
+        const CHILDREN: &str = "SELECT sscc FROM packages WHERE parent = $1 ORDER BY sscc";
+        let codes: Vec<(i64, String)> = with_tx!(self, c => {
+            sqlx::query_as(CODES).bind(sscc.as_str()).fetch_all(&mut *c).await?
+        });
+        let children: Vec<String> = with_tx!(self, c => {
+            sqlx::query_scalar(CHILDREN).bind(sscc.as_str()).fetch_all(&mut *c).await?
+        });
+        let codes = codes
+            .into_iter()
+            .map(|(g, s)| super::documents::code_of(g, &s))
+            .collect::<anyhow::Result<_>>()?;
+        let children = children
+            .iter()
+            .map(|s| sscc_of(s))
+            .collect::<anyhow::Result<_>>()?;
+        Ok((codes, children))
+    }
+
+    /// Everything inside the package at every depth: the codes, and the
+    /// packages (the package itself first).
+    pub async fn package_contents(
+        &mut self,
+        sscc: &Sscc,
+    ) -> anyhow::Result<(Vec<MarkingCode>, Vec<Sscc>)> {
+        let mut codes = Vec::new();
+        let mut packages = vec![sscc.clone()];
+        let mut next = 0;
+        while next < packages.len() {
+            let (mut c, children) = self.package_members(&packages[next].clone()).await?;
+            codes.append(&mut c);
+            for child in children {
+                if !packages.contains(&child) {
+                    packages.push(child);
+                }
+            }
+            next += 1;
+        }
+        Ok((codes, packages))
+    }
+
+    /// Stores a new package, at the top (its parent is set afterwards).
+    pub async fn insert_package(
+        &mut self,
+        sscc: &Sscc,
+        owner: ParticipantId,
+        document: DocumentId,
+    ) -> anyhow::Result<()> {
+        const SQL: &str = "INSERT INTO packages (sscc, owner, parent, document, created_at) \
+            VALUES ($1, $2, NULL, $3, $4)";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(sscc.as_str())
+                .bind(owner.as_uuid())
+                .bind(document.to_string())
+                .bind(now_ms())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    /// Puts a package into another.
+    pub async fn set_package_parent(&mut self, sscc: &Sscc, parent: &Sscc) -> anyhow::Result<()> {
+        const SQL: &str = "UPDATE packages SET parent = $2 WHERE sscc = $1";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(sscc.as_str())
+                .bind(parent.as_str())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    /// Puts a code into a package.
+    pub async fn pack_code(
+        &mut self,
+        gtin: &Gtin,
+        serial: &Serial,
+        package: &Sscc,
+    ) -> anyhow::Result<()> {
+        const SQL: &str = "INSERT INTO package_codes (gtin, serial, package) VALUES ($1, $2, $3)";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .bind(package.as_str())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    /// Dissolves a package one level: its codes and the packages in it stand
+    /// alone, and the package is removed (its SSCC may be packed again).
+    pub async fn dissolve_package(&mut self, sscc: &Sscc) -> anyhow::Result<()> {
+        const CODES: &str = "DELETE FROM package_codes WHERE package = $1";
+        const CHILDREN: &str = "UPDATE packages SET parent = NULL WHERE parent = $1";
+        const PACKAGE: &str = "DELETE FROM packages WHERE sscc = $1";
+        for sql in [CODES, CHILDREN, PACKAGE] {
+            with_tx!(self, c => {
+                sqlx::query(sql).bind(sscc.as_str()).execute(&mut *c).await.map(|_| ())?
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves a package to a new owner: only on the acceptance of a shipment,
+    /// with every code inside it.
+    pub async fn set_package_owner(
+        &mut self,
+        sscc: &Sscc,
+        owner: ParticipantId,
+    ) -> anyhow::Result<()> {
+        const SQL: &str = "UPDATE packages SET owner = $2 WHERE sscc = $1";
+        with_tx!(self, c => {
+            sqlx::query(SQL)
+                .bind(sscc.as_str())
+                .bind(owner.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    /// Another shipment that lists this package while it waits for its buyer.
+    pub async fn pending_shipment_with_package(
+        &mut self,
+        sscc: &Sscc,
+        except: DocumentId,
+    ) -> anyhow::Result<Option<DocumentId>> {
+        const SQL: &str = "SELECT d.id FROM document_items i JOIN documents d ON d.id = i.document \
+            WHERE i.sscc = $1 AND d.status = 'WAIT_ACCEPTANCE' AND d.id <> $2 LIMIT 1";
+        let id: Option<String> = with_tx!(self, c => {
+            sqlx::query_scalar(SQL)
+                .bind(sscc.as_str())
+                .bind(except.to_string())
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        Ok(id.map(|i| i.parse()).transpose()?)
+    }
+}
