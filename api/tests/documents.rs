@@ -960,3 +960,267 @@ on_every_database!(
         assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
     }
 );
+
+/// A valid SSCC: extension digit 0, a test company prefix, `n`, and the GS1
+/// check digit.
+fn sscc(n: u32) -> String {
+    let body = format!("0460123{n:010}");
+    let sum: u32 = body
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| c.to_digit(10).expect("digit") * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+fn aggregation(packages: &[(&str, Vec<&String>)]) -> Value {
+    let packages: Vec<Value> = packages
+        .iter()
+        .map(|(sscc, members)| json!({"sscc": sscc, "members": members}))
+        .collect();
+    json!({"kind": "aggregation", "packages": packages})
+}
+
+fn error_codes(doc: &Value) -> Vec<String> {
+    let mut codes: Vec<String> = doc["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["error"].as_str().expect("error").to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+on_every_database!(
+    units_pack_into_boxes_and_a_pallet_that_ships_whole_and_unpacks,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let all = codes(&w, &maker, GTIN, 5).await;
+        let [a, b, c, d, e] = [&all[0], &all[1], &all[2], &all[3], &all[4]];
+        let applied = json!({"kind": "application", "codes": all});
+        assert_eq!(
+            submit(&w, &maker, "apply", &applied).await["status"],
+            "CHECKED_OK"
+        );
+        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c, d, e])).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+
+        let (box1, box2, pallet) = (sscc(1), sscc(2), sscc(3));
+        let boxes = aggregation(&[(&box1, vec![a, b]), (&box2, vec![c, d])]);
+        let packed = submit(&w, &maker, "agg-boxes", &boxes).await;
+        assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
+        // Boxes into a pallet, the box SSCC in its human-readable form.
+        let (b1, b2) = (format!("(00){box1}"), box2.clone());
+        let onto = submit(
+            &w,
+            &maker,
+            "agg-pallet",
+            &aggregation(&[(&pallet, vec![&b1, &b2])]),
+        )
+        .await;
+        assert_eq!(onto["status"], "CHECKED_OK", "{onto}");
+        let (_, story) = history(&w, &maker.token, a, "").await;
+        assert_eq!(
+            operations(&story),
+            ["apply", "introduce", "aggregate", "aggregate"]
+        );
+
+        // A packed code or box does not ship alone; the pallet ships whole.
+        let alone = submit(&w, &maker, "ship-unit", &shipment(&[a], &shop)).await;
+        assert_eq!(error_codes(&alone), ["code_in_package"], "{alone}");
+        let inner = submit(&w, &maker, "ship-box", &shipment(&[&box1], &shop)).await;
+        assert_eq!(error_codes(&inner), ["package_in_package"], "{inner}");
+        let shipped = submit(
+            &w,
+            &maker,
+            "ship-pallet",
+            &shipment(&[&pallet, e], &shop),
+        )
+        .await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let ship_id = shipped["id"].as_str().expect("id").to_owned();
+        // While it waits, nothing inside it moves otherwise.
+        let meanwhile = submit(
+            &w,
+            &maker,
+            "sell-inside",
+            &json!({"kind": "disaggregation", "codes": [&pallet]}),
+        )
+        .await;
+        assert_eq!(
+            error_codes(&meanwhile),
+            ["code_in_pending_shipment"],
+            "{meanwhile}"
+        );
+        let (status, accepted) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{ship_id}/accept"),
+            "accept-pallet",
+        )
+        .await;
+        assert_eq!(status, 200, "{accepted}");
+        assert_eq!(accepted["status"], "ACCEPTED");
+        // Every unit inside moved to the shop.
+        for code in [a, b, c, d, e] {
+            assert_eq!(history(&w, &maker.token, code, "").await.0, 404);
+            let (status, story) = history(&w, &shop.token, code, "").await;
+            assert_eq!(status, 200, "{story}");
+            assert_eq!(operations(&story).last().map(String::as_str), Some("accept"));
+        }
+
+        // The shop unpacks the pallet, then a box, and sells a unit.
+        let unpack = json!({"kind": "disaggregation", "codes": [&pallet]});
+        let unpacked = submit(&w, &shop, "disagg-pallet", &unpack).await;
+        assert_eq!(unpacked["status"], "CHECKED_OK", "{unpacked}");
+        let boxed = submit(
+            &w,
+            &shop,
+            "sell-boxed",
+            &json!({"kind": "shipment", "codes": [{"code": a, "price": 1}], "receiver": maker.bin}),
+        )
+        .await;
+        assert_eq!(error_codes(&boxed), ["code_in_package"], "{boxed}");
+        let unbox = json!({"kind": "disaggregation", "codes": [&box1]});
+        assert_eq!(
+            submit(&w, &shop, "disagg-box", &unbox).await["status"],
+            "CHECKED_OK"
+        );
+        let sold = submit(
+            &w,
+            &shop,
+            "sell",
+            &json!({"kind": "withdrawal", "codes": [a], "reason": "RETAIL"}),
+        )
+        .await;
+        assert_eq!(sold["status"], "CHECKED_OK", "{sold}");
+        // The box SSCC is free again: packing into it anew works.
+        let again = submit(&w, &shop, "reagg", &aggregation(&[(&box1, vec![b])])).await;
+        assert_eq!(again["status"], "CHECKED_OK", "{again}");
+        // The shop may ship box2 now that it stands alone.
+        let back = submit(&w, &shop, "ship-box2", &shipment(&[&box2], &maker)).await;
+        assert_eq!(back["status"], "WAIT_ACCEPTANCE", "{back}");
+    }
+);
+
+on_every_database!(
+    a_bad_aggregation_is_refused_with_every_error_and_nothing_changes,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let stranger = party(&w, 3, &["manufacturer"]).await;
+        let all = codes(&w, &maker, GTIN, 5).await;
+        let [a, b, c, d, e] = [&all[0], &all[1], &all[2], &all[3], &all[4]];
+        let theirs = codes(&w, &stranger, OTHER_GTIN, 1).await;
+        let applied = json!({"kind": "application", "codes": all});
+        assert_eq!(
+            submit(&w, &maker, "apply", &applied).await["status"],
+            "CHECKED_OK"
+        );
+        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c])).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        let box0 = sscc(10);
+        let first = submit(&w, &maker, "agg-0", &aggregation(&[(&box0, vec![c])])).await;
+        assert_eq!(first["status"], "CHECKED_OK", "{first}");
+
+        let (p1, p2, p3, p4, p5, p6, p7, p8) = (
+            sscc(11),
+            sscc(12),
+            sscc(13),
+            sscc(14),
+            sscc(15),
+            sscc(16),
+            sscc(17),
+            sscc(18),
+        );
+        let unknown = sscc(99);
+        let bad = aggregation(&[
+            // INTRODUCED with APPLIED.
+            (&p1, vec![a, d]),
+            (&p2, vec![&theirs[0]]),
+            (&p3, vec![&unknown]),
+            // Already in box0.
+            (&p4, vec![c]),
+            // Each inside the other.
+            (&p5, vec![&p6]),
+            (&p6, vec![&p5]),
+            // e listed twice.
+            (&p7, vec![e]),
+            (&p8, vec![e]),
+            // box0 exists.
+            (&box0, vec![b]),
+        ]);
+        let refused = submit(&w, &maker, "agg-bad", &bad).await;
+        assert_eq!(refused["status"], "CHECKED_NOT_OK", "{refused}");
+        assert_eq!(
+            error_codes(&refused),
+            [
+                "aggregation_cycle",
+                "aggregation_in_two_packages",
+                "aggregation_mixed_statuses",
+                "code_duplicate",
+                "code_not_owned",
+                "package_exists",
+                "package_not_found",
+            ],
+            "{refused}"
+        );
+        for error in refused["errors"].as_array().expect("errors") {
+            let message = error["message"].as_str().expect("message");
+            assert!(!message.is_empty() && !message.contains("document-"), "{error}");
+        }
+        // Nothing changed: no event, no package.
+        let (_, story) = history(&w, &maker.token, a, "").await;
+        assert_eq!(operations(&story), ["apply", "introduce"]);
+        let ok = submit(&w, &maker, "agg-ok", &aggregation(&[(&p1, vec![a, b])])).await;
+        assert_eq!(ok["status"], "CHECKED_OK", "{ok}");
+
+        // Disaggregation names packages only, and known ones.
+        let unpack = json!({"kind": "disaggregation", "codes": [a, &unknown]});
+        let refused = submit(&w, &maker, "disagg-bad", &unpack).await;
+        assert_eq!(
+            error_codes(&refused),
+            ["code_not_a_package", "package_not_found"],
+            "{refused}"
+        );
+        // A stranger may not unpack or ship the maker's package.
+        let theirs_unpack = json!({"kind": "disaggregation", "codes": [&p1]});
+        let refused = submit(&w, &stranger, "disagg-foreign", &theirs_unpack).await;
+        assert_eq!(error_codes(&refused), ["package_not_owned"], "{refused}");
+        let ship = submit(&w, &maker, "ship-unknown", &shipment(&[&unknown], &stranger)).await;
+        assert_eq!(error_codes(&ship), ["package_not_found"], "{ship}");
+
+        // Format: an SSCC with a wrong check digit, a package without members.
+        let mut wrong = sscc(20);
+        wrong.pop();
+        wrong.push(if sscc(20).ends_with('0') { '1' } else { '0' });
+        let (status, body) = send(
+            &w,
+            &maker,
+            "agg-format",
+            &json!({"kind": "aggregation", "packages": [
+                {"sscc": wrong, "members": [a]},
+                {"sscc": sscc(21), "members": []},
+            ]}),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let details: Vec<(&str, &str)> = body["error"]["details"]
+            .as_array()
+            .expect("details")
+            .iter()
+            .map(|d| (d["field"].as_str().unwrap(), d["code"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            details,
+            [
+                ("packages[0].sscc", "not_an_sscc"),
+                ("packages[1].members", "required")
+            ]
+        );
+    }
+);

@@ -31,7 +31,7 @@ use serde_json::{Map, Value, json};
 use tanba_core::document::{Action, DocumentKind};
 use tanba_core::lifecycle::{WithdrawalReason, WriteOffReason};
 use tanba_core::participant::{TaxpayerId, TaxpayerIdError};
-use tanba_core::{ScannedCode, parse};
+use tanba_core::{ParseError, ScannedCode, Sscc, parse};
 use time::Date;
 use time::macros::format_description;
 
@@ -311,17 +311,7 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
                     c.fail(FieldError::new("required", path));
                     continue;
                 }
-                let key = match parse(text) {
-                    Ok(ScannedCode::Unit(code)) => {
-                        Some((code.gtin().clone(), code.serial().clone()))
-                    }
-                    _ => None,
-                };
-                items.push(DocumentItem {
-                    code: text.to_owned(),
-                    key,
-                    price,
-                });
+                items.push(item(text, price));
             }
         }
         Some(_) => c.fail(FieldError::new("not_list", "codes")),
@@ -342,6 +332,30 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
 /// answers to a shipment return (and store for their `Idempotency-Key`).
 pub fn summary(doc: &Document) -> Value {
     json!({"id": doc.id.to_string(), "kind": doc.kind.as_str(), "status": doc.status.as_str()})
+}
+
+/// Parses a code listed in a document: any form a scanner hands over, and
+/// also an SSCC as its bare 18 digits (as printed under the barcode of a
+/// transport label), which cannot be mistaken for a unit code.
+pub fn scan(text: &str) -> Result<ScannedCode, ParseError> {
+    let bare = text.trim();
+    if bare.len() == 18 && bare.bytes().all(|b| b.is_ascii_digit()) {
+        return Sscc::parse(bare).map(ScannedCode::Sscc);
+    }
+    parse(text)
+}
+
+/// A code of the document as sent, with its key when it is a unit code.
+fn item(text: &str, price: Option<i64>) -> DocumentItem {
+    let key = match scan(text) {
+        Ok(ScannedCode::Unit(code)) => Some((code.gtin().clone(), code.serial().clone())),
+        _ => None,
+    };
+    DocumentItem {
+        code: text.to_owned(),
+        key,
+        price,
+    }
 }
 
 fn served_list() -> String {
@@ -391,7 +405,7 @@ impl Checker {
                 .extend(unknown_fields(o, Some(&path), &["sscc", "members"]));
             let sscc_path = format!("{path}.sscc");
             let sscc = self.text(o, "sscc", &sscc_path, true, 100);
-            let sscc = sscc.and_then(|s| match parse(&s) {
+            let sscc = sscc.and_then(|s| match scan(&s) {
                 Ok(ScannedCode::Sscc(sscc)) => Some(sscc),
                 _ => {
                     self.fail(FieldError::new("not_an_sscc", sscc_path).arg("value", s));
@@ -414,17 +428,7 @@ impl Checker {
                 let member_path = format!("{members_path}[{i}]");
                 match member {
                     Value::String(text) if given(o, "members") && !text.trim().is_empty() => {
-                        let key = match parse(text) {
-                            Ok(ScannedCode::Unit(code)) => {
-                                Some((code.gtin().clone(), code.serial().clone()))
-                            }
-                            _ => None,
-                        };
-                        items.push(DocumentItem {
-                            code: text.clone(),
-                            key,
-                            price: None,
-                        });
+                        items.push(item(text, None));
                     }
                     Value::String(_) => self.fail(FieldError::new("required", member_path)),
                     _ => self.fail(FieldError::new("not_text", member_path)),

@@ -131,7 +131,7 @@ fn parse_items(items: &[DocumentItem]) -> Parsed {
     };
     let mut first: HashMap<String, usize> = HashMap::new();
     for (n, item) in items.iter().enumerate() {
-        let scanned = match tanba_core::parse(&item.code) {
+        let scanned = match super::scan(&item.code) {
             Ok(scanned) => scanned,
             Err(e) => {
                 let mut args: BTreeMap<String, String> = e

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use tanba_core::document::{DocumentKind, DocumentStatus};
 use tanba_core::lifecycle::CodeState;
-use tanba_core::{Gtin, MarkingCode, Serial};
+use tanba_core::{Gtin, MarkingCode, ScannedCode, Serial};
 use time::OffsetDateTime;
 
 use super::codes::{gtin_number, status_from_columns};
@@ -184,8 +184,8 @@ impl Tx {
             };
             // An SSCC listed (a package in a shipment) is kept by its 18
             // digits, so a code inside it is found in a waiting shipment.
-            let sscc = match (&item.key, tanba_core::parse(&item.code)) {
-                (None, Ok(tanba_core::ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
+            let sscc = match (&item.key, crate::documents::scan(&item.code)) {
+                (None, Ok(ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
                 _ => None,
             };
             with_tx!(self, c => {
