@@ -1034,13 +1034,7 @@ on_every_database!(
         assert_eq!(error_codes(&alone), ["code_in_package"], "{alone}");
         let inner = submit(&w, &maker, "ship-box", &shipment(&[&box1], &shop)).await;
         assert_eq!(error_codes(&inner), ["package_in_package"], "{inner}");
-        let shipped = submit(
-            &w,
-            &maker,
-            "ship-pallet",
-            &shipment(&[&pallet, e], &shop),
-        )
-        .await;
+        let shipped = submit(&w, &maker, "ship-pallet", &shipment(&[&pallet, e], &shop)).await;
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         let ship_id = shipped["id"].as_str().expect("id").to_owned();
         // While it waits, nothing inside it moves otherwise.
@@ -1070,7 +1064,10 @@ on_every_database!(
             assert_eq!(history(&w, &maker.token, code, "").await.0, 404);
             let (status, story) = history(&w, &shop.token, code, "").await;
             assert_eq!(status, 200, "{story}");
-            assert_eq!(operations(&story).last().map(String::as_str), Some("accept"));
+            assert_eq!(
+                operations(&story).last().map(String::as_str),
+                Some("accept")
+            );
         }
 
         // The shop unpacks the pallet, then a box, and sells a unit.
@@ -1171,7 +1168,10 @@ on_every_database!(
         );
         for error in refused["errors"].as_array().expect("errors") {
             let message = error["message"].as_str().expect("message");
-            assert!(!message.is_empty() && !message.contains("document-"), "{error}");
+            assert!(
+                !message.is_empty() && !message.contains("document-"),
+                "{error}"
+            );
         }
         // Nothing changed: no event, no package.
         let (_, story) = history(&w, &maker.token, a, "").await;
@@ -1191,7 +1191,13 @@ on_every_database!(
         let theirs_unpack = json!({"kind": "disaggregation", "codes": [&p1]});
         let refused = submit(&w, &stranger, "disagg-foreign", &theirs_unpack).await;
         assert_eq!(error_codes(&refused), ["package_not_owned"], "{refused}");
-        let ship = submit(&w, &maker, "ship-unknown", &shipment(&[&unknown], &stranger)).await;
+        let ship = submit(
+            &w,
+            &maker,
+            "ship-unknown",
+            &shipment(&[&unknown], &stranger),
+        )
+        .await;
         assert_eq!(error_codes(&ship), ["package_not_found"], "{ship}");
 
         // Format: an SSCC with a wrong check digit, a package without members.

@@ -142,8 +142,7 @@ impl Tx {
         const DOC: &str = "INSERT INTO documents \
             (id, kind, status, sender, receiver, body, body_digest, signature, signer, fields, created_at, updated_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
-        const ITEM: &str =
-            "INSERT INTO document_items (document, n, code, gtin, serial, price, sscc) \
+        const ITEM: &str = "INSERT INTO document_items (document, n, code, gtin, serial, price, sscc) \
             VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let now = now_ms();
         let doc = Document {
