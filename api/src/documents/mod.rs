@@ -6,7 +6,8 @@
 //! The wire format of a document (the exact bytes the participant signs):
 //!
 //! ```text
-//! {"kind": "application" | "introduction" | "shipment" | "withdrawal" | "return" | "write_off",
+//! {"kind": "application" | "introduction" | "disaggregation" | "shipment" | "withdrawal"
+//!          | "return" | "write_off",
 //!  "codes": ["<code in any scanner form>", …]      shipment: [{"code": "…", "price": 1250.50}, …]
 //!  …the kind's own fields:
 //!  introduction, local production: "release_method": "production", "production_date": "YYYY-MM-DD",
@@ -16,14 +17,30 @@
 //!  shipment:     "receiver": "<the buyer's BIN or IIN>"
 //!  withdrawal:   "reason": "<withdrawal_reasons code>"
 //!  write_off:    "reason": "<write_off_reasons code>"}
+//!
+//! {"kind": "aggregation",
+//!  "packages": [{"sscc": "<SSCC>", "members": ["<unit code>" | "<SSCC>", …]}, …]}
 //! ```
+//!
+//! An SSCC is written in any scanner form (`00…`, `(00)…`, a Digital Link)
+//! or as its bare 18 digits. Aggregation packs codes, and packages already
+//! stored or made by the same document, into new packages (a box, a
+//! pallet); each new SSCC must not be stored (a dissolved one may be packed
+//! again). Its members go into the document's items in the order listed,
+//! and the fields keep `{"sscc", "members": <count>}` per package.
+//! Disaggregation lists SSCCs in `codes` and dissolves each one level: the
+//! codes and packages in it stand alone, the package is removed; a package
+//! inside another is refused (dissolve the outer one first). A shipment may
+//! list SSCCs among its codes (the price is per package): everything inside
+//! moves, at every depth, and a code or package inside another package is
+//! refused, so a package's contents keep one owner.
 //!
 //! Which checks run where: everything that needs only the body runs here,
 //! before anything is stored, and answers 400 with every problem by field.
 //! Everything about the codes themselves (does it parse, is it stored, is it
 //! the sender's, does its status allow the step, is it listed twice) runs in
 //! the worker, which refuses the whole document with every error, each
-//! naming its code. Aggregation and disaggregation are not served yet.
+//! naming its code (or, for a whole package, its SSCC).
 
 pub mod worker;
 
