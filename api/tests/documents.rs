@@ -1,10 +1,12 @@
 //! Documents over HTTP, as participants use them, on both databases: codes
 //! ordered, reported applied, introduced, shipped and accepted (or rejected,
 //! or cancelled), withdrawn, returned and written off, each change visible
-//! in the scan and in the code's history (also as EPCIS); and every bad
+//! in the scan and in the code's history (also as EPCIS); units packed into
+//! boxes and boxes onto a pallet that ships whole and unpacks; and every bad
 //! input refused — forged, missing or foreign signatures, codes of another
 //! owner, in the wrong status, unknown, malformed or listed twice — with
-//! every error listed and nothing changed.
+//! every error listed and nothing changed (also a package with mixed
+//! statuses, a cycle, unknown or foreign SSCCs).
 
 mod common;
 
