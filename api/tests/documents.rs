@@ -543,7 +543,7 @@ on_every_database!(
             &theirs[0],                         // another owner's
             &unknown,                           // not stored
             &mine[2],                           // EMITTED: not applied yet
-            &"00948731836164410274".to_owned(), // an SSCC
+            &"00948731836164410274".to_owned(), // an SSCC never packed
             &mine[1],                           // fine on its own
         ]);
         let refused = submit(&w, &maker, "intro", &doc).await;
@@ -566,7 +566,7 @@ on_every_database!(
                 (3, "code_not_owned"),
                 (4, "code_not_found"),
                 (5, "not_applied"),
-                (6, "code_not_a_unit"),
+                (6, "package_not_found"),
             ]
         );
         assert_eq!(errors[2]["code"], theirs[0].as_str());
@@ -1180,6 +1180,20 @@ on_every_database!(
         assert_eq!(operations(&story), ["apply", "introduce"]);
         let ok = submit(&w, &maker, "agg-ok", &aggregation(&[(&p1, vec![a, b])])).await;
         assert_eq!(ok["status"], "CHECKED_OK", "{ok}");
+
+        // Codes applied, packed, then introduced by their package: each
+        // moves with it and never alone.
+        let box9 = sscc(19);
+        let packed = submit(&w, &maker, "agg-9", &aggregation(&[(&box9, vec![d, e])])).await;
+        assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
+        let alone = submit(&w, &maker, "intro-unit", &production(&[d])).await;
+        assert_eq!(error_codes(&alone), ["code_in_package"], "{alone}");
+        let whole = submit(&w, &maker, "intro-box", &production(&[&box9])).await;
+        assert_eq!(whole["status"], "CHECKED_OK", "{whole}");
+        assert_eq!(scan(&w.app, e).await.0, "INTRODUCED");
+        let apply_box = json!({"kind": "application", "codes": [&box9]});
+        let refused = submit(&w, &maker, "apply-box", &apply_box).await;
+        assert_eq!(error_codes(&refused), ["code_not_a_unit"], "{refused}");
 
         // Disaggregation names packages only, and known ones.
         let unpack = json!({"kind": "disaggregation", "codes": [a, &unknown]});

@@ -25,7 +25,7 @@ document-code-in-pending-shipment = Код сатып алушының жауа�
 
 field-not-an-sscc = Бұл көліктік қаптаманың SSCC коды емес (GS1 бақылау цифры бар 18 цифр), жіберілгені: { $value }.
 document-code-not-a-package = Бұл тауар данасының коды: қаптаманы тарқатқанда қаптамалардың SSCC кодтары көрсетіледі.
-document-code-in-package = Код { $package } қаптамасында тұр: қаптаманы тұтастай жөнелтіңіз немесе алдымен оны тарқатыңыз.
+document-code-in-package = Код { $package } қаптамасында тұр: құжатта қаптаманы тұтастай көрсетіңіз немесе алдымен оны тарқатыңыз.
 document-package-not-found = Мұндай қаптама (SSCC) Таңба жүйесінде жоқ.
 document-package-not-owned = Қаптама басқа қатысушыға тиесілі.
 document-package-in-package = Қаптама { $package } қаптамасының ішінде тұр: алдымен сыртқы қаптаманы тарқатыңыз.

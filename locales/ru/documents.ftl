@@ -29,7 +29,7 @@ document-code-in-pending-shipment = Код входит в отгрузку { $d
 
 field-not-an-sscc = Это не SSCC транспортной упаковки (18 цифр с контрольной цифрой GS1), передано: { $value }.
 document-code-not-a-package = Это код единицы товара: при расформировании указываются SSCC упаковок.
-document-code-in-package = Код лежит в упаковке { $package }: отгрузите упаковку целиком или сначала расформируйте её.
+document-code-in-package = Код лежит в упаковке { $package }: укажите в документе упаковку целиком или сначала расформируйте её.
 document-package-not-found = Такой упаковки (SSCC) нет в системе Таңба.
 document-package-not-owned = Упаковка принадлежит другому участнику.
 document-package-in-package = Упаковка лежит в упаковке { $package }: сначала расформируйте внешнюю упаковку.

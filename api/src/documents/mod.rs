@@ -30,10 +30,11 @@
 //! and the fields keep `{"sscc", "members": <count>}` per package.
 //! Disaggregation lists SSCCs in `codes` and dissolves each one level: the
 //! codes and packages in it stand alone, the package is removed; a package
-//! inside another is refused (dissolve the outer one first). A shipment may
-//! list SSCCs among its codes (the price is per package): everything inside
-//! moves, at every depth, and a code or package inside another package is
-//! refused, so a package's contents keep one owner.
+//! inside another is refused (dissolve the outer one first). Every other
+//! kind but application may list SSCCs among its codes (a shipment's price
+//! is then per package): everything inside moves, at every depth, and a
+//! code or package inside another package is refused, so a package's
+//! contents keep one owner and one status.
 //!
 //! Which checks run where: everything that needs only the body runs here,
 //! before anything is stored, and answers 400 with every problem by field.

@@ -406,18 +406,18 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
             disaggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
         }
         kind => {
-            if kind != DocumentKind::Shipment {
+            // Nothing emitted is ever packed (packing needs an applied
+            // code), so an application lists unit codes only.
+            if kind == DocumentKind::Application {
                 parsed.refuse_ssccs(&items);
                 errors.append(&mut parsed.errors);
             }
             let mut touched = Vec::new();
             for (n, code) in in_key_order(&parsed.units) {
-                // A shipment moves a package whole: a code inside one is
-                // shipped with it, never alone, so that the members of a
-                // package keep one owner.
-                if kind == DocumentKind::Shipment
-                    && let Some(package) = tx.package_of_code(code.gtin(), code.serial()).await?
-                {
+                // A package moves whole: a code inside one moves with it,
+                // never alone, so that the codes of a package keep one
+                // owner and one status.
+                if let Some(package) = tx.package_of_code(code.gtin(), code.serial()).await? {
                     errors.push(item_error(
                         *n,
                         &items[*n],
