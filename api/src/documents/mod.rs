@@ -599,4 +599,72 @@ mod tests {
         }
         assert!(action_of(DocumentKind::Withdrawal, &json!({})).is_err());
     }
+
+    fn checked(body: Value) -> Result<Checked, Vec<(String, String)>> {
+        let reference = Reference::from_loaded(Default::default());
+        let today = time::macros::date!(2026 - 01 - 20);
+        check(&body, &reference, today).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| (e.field, e.code.to_owned()))
+                .collect()
+        })
+    }
+
+    const UNIT: &str = "010465235226200921AAAAAAAAAAAAA";
+
+    #[test]
+    fn an_aggregation_lists_its_members_in_order_and_counts_them_per_package() {
+        let doc = checked(json!({"kind": "aggregation", "packages": [
+            {"sscc": "948731836164410274", "members": [UNIT]},
+            {"sscc": "(00)948731836164410274", "members": ["x", "y"]},
+        ]}))
+        .expect("checked");
+        assert_eq!(
+            doc.fields["packages"],
+            json!([
+                {"sscc": "948731836164410274", "members": 1},
+                {"sscc": "948731836164410274", "members": 2},
+            ])
+        );
+        let codes: Vec<&str> = doc.items.iter().map(|i| i.code.as_str()).collect();
+        assert_eq!(codes, [UNIT, "x", "y"]);
+        assert!(doc.items[0].key.is_some());
+    }
+
+    #[test]
+    fn a_bad_aggregation_body_names_every_field() {
+        let errors = checked(json!({"kind": "aggregation", "codes": [UNIT], "packages": [
+            {"sscc": "948731836164410275", "members": [UNIT]},
+            {"members": [1, " "], "extra": true},
+            "box",
+        ]}))
+        .unwrap_err();
+        let expected = [
+            ("packages[0].sscc", "not_an_sscc"),
+            ("packages[1].extra", "unknown_field"),
+            ("packages[1].sscc", "required"),
+            ("packages[1].members[0]", "not_text"),
+            ("packages[1].members[1]", "required"),
+            ("packages[2]", "not_object"),
+            ("codes", "unknown_field"),
+        ];
+        for (field, code) in expected {
+            assert!(
+                errors.contains(&(field.to_owned(), code.to_owned())),
+                "{field} {code} not in {errors:?}"
+            );
+        }
+        assert_eq!(errors.len(), expected.len(), "{errors:?}");
+    }
+
+    #[test]
+    fn an_sscc_reads_from_its_bare_digits_too() {
+        assert!(matches!(
+            scan("948731836164410274"),
+            Ok(ScannedCode::Sscc(_))
+        ));
+        assert!(scan("948731836164410275").is_err());
+        assert!(matches!(scan(UNIT), Ok(ScannedCode::Unit(_))));
+    }
 }
