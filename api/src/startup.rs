@@ -182,6 +182,7 @@ impl Application {
                 .configure(routes::reports::configure)
                 .configure(routes::inspections::configure)
                 .configure(routes::documents::configure)
+                .configure(routes::packages::configure)
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(shutdown_timeout)

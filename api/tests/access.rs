@@ -141,6 +141,12 @@ const ENDPOINTS: &[(&str, &str, &str, Wrong)] = &[
         "the owner, inspector",
         Wrong::Analyst,
     ),
+    (
+        "GET",
+        "/v1/packages/948731836164410274",
+        "the owner, inspector, admin",
+        Wrong::Analyst,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -976,6 +976,12 @@ fn sscc(n: u32) -> String {
     format!("{body}{}", (10 - sum % 10) % 10)
 }
 
+/// `GET /v1/packages/{sscc}`.
+async fn package(w: &World, token: &str, sscc: &str) -> (u16, Value) {
+    let path = format!("/v1/packages/{}", encoded(sscc));
+    eds::call(&w.app, "GET", &path, Some(token), None).await
+}
+
 fn aggregation(packages: &[(&str, Vec<&String>)]) -> Value {
     let packages: Vec<Value> = packages
         .iter()
@@ -1030,6 +1036,16 @@ on_every_database!(
             operations(&story),
             ["apply", "introduce", "aggregate", "aggregate"]
         );
+        let (status, seen) = package(&w, &maker.token, &pallet).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(seen["packages"], json!([&box1, &box2]));
+        assert_eq!(seen["codes"], json!([]));
+        assert_eq!(seen["document"], onto["id"]);
+        let (status, inner) = package(&w, &maker.token, &format!("(00){box1}")).await;
+        assert_eq!(status, 200, "{inner}");
+        assert_eq!(inner["parent"], pallet.as_str());
+        assert_eq!(inner["codes"].as_array().map(Vec::len), Some(2));
+        assert_eq!(package(&w, &shop.token, &pallet).await.0, 404);
 
         // A packed code or box does not ship alone; the pallet ships whole.
         let alone = submit(&w, &maker, "ship-unit", &shipment(&[a], &shop)).await;
@@ -1072,6 +1088,11 @@ on_every_database!(
             );
         }
 
+        assert_eq!(package(&w, &maker.token, &pallet).await.0, 404);
+        let (status, theirs) = package(&w, &shop.token, &box2).await;
+        assert_eq!(status, 200, "{theirs}");
+        assert_eq!(theirs["parent"], pallet.as_str());
+
         // The shop unpacks the pallet, then a box, and sells a unit.
         let unpack = json!({"kind": "disaggregation", "codes": [&pallet]});
         let unpacked = submit(&w, &shop, "disagg-pallet", &unpack).await;
@@ -1084,6 +1105,11 @@ on_every_database!(
         )
         .await;
         assert_eq!(error_codes(&boxed), ["code_in_package"], "{boxed}");
+        assert_eq!(package(&w, &shop.token, &pallet).await.0, 404);
+        assert_eq!(
+            package(&w, &shop.token, &box2).await.1["parent"],
+            Value::Null
+        );
         let unbox = json!({"kind": "disaggregation", "codes": [&box1]});
         assert_eq!(
             submit(&w, &shop, "disagg-box", &unbox).await["status"],

@@ -8,6 +8,7 @@ pub mod health;
 pub mod inspections;
 pub mod keys;
 pub mod orders;
+pub mod packages;
 pub mod participants;
 pub mod products;
 pub mod reference;

@@ -92,7 +92,7 @@ pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
 pub use codes::{status_columns, status_from_columns};
 pub use documents::{Document, DocumentError, DocumentEvent, DocumentItem, NewDocument};
 pub use orders::{ChunkOutcome, Order, OrderStatus};
-pub use packages::Package;
+pub use packages::{Package, PackageView};
 pub use participants::{
     AlreadyExists, Challenge, NewParticipant, Participant, ParticipantStatus, Staff,
 };

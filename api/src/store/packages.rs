@@ -8,8 +8,8 @@
 
 use tanba_core::{Gtin, MarkingCode, Serial, Sscc};
 
-use super::Tx;
 use super::codes::gtin_number;
+use super::{Pool, Store, Tx};
 use crate::ids::{DocumentId, ParticipantId};
 
 /// A stored package.
@@ -241,5 +241,59 @@ impl Tx {
                 .await?
         });
         Ok(id.map(|i| i.parse()).transpose()?)
+    }
+}
+
+/// A stored package as shown: what it is, who made it, and what is directly
+/// in it.
+#[derive(Debug, Clone)]
+pub struct PackageView {
+    pub package: Package,
+    /// The aggregation document that made it.
+    pub document: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub codes: Vec<MarkingCode>,
+    pub packages: Vec<Sscc>,
+}
+
+impl Store {
+    /// The package with what sits directly in it; `None` when not stored.
+    pub async fn package(&self, sscc: &Sscc) -> anyhow::Result<Option<PackageView>> {
+        const PACKAGE: &str =
+            "SELECT owner, parent, document, created_at FROM packages WHERE sscc = $1";
+        const CODES: &str =
+            "SELECT gtin, serial FROM package_codes WHERE package = $1 ORDER BY gtin, serial";
+        const CHILDREN: &str = "SELECT sscc FROM packages WHERE parent = $1 ORDER BY sscc";
+        type Row = (uuid::Uuid, Option<String>, String, i64);
+        let row: Option<Row> = with_pool!(self, p => {
+            sqlx::query_as(PACKAGE).bind(sscc.as_str()).fetch_optional(p).await?
+        });
+        let Some((owner, parent, document, created_at)) = row else {
+            return Ok(None);
+        };
+        let codes: Vec<(i64, String)> = with_pool!(self, p => {
+            sqlx::query_as(CODES).bind(sscc.as_str()).fetch_all(p).await?
+        });
+        let children: Vec<String> = with_pool!(self, p => {
+            sqlx::query_scalar(CHILDREN).bind(sscc.as_str()).fetch_all(p).await?
+        });
+        Ok(Some(PackageView {
+            package: Package {
+                sscc: sscc.clone(),
+                owner: owner.to_string().parse()?,
+                parent: parent.as_deref().map(sscc_of).transpose()?,
+            },
+            document,
+            created_at,
+            codes: codes
+                .into_iter()
+                .map(|(g, s)| super::documents::code_of(g, &s))
+                .collect::<anyhow::Result<_>>()?,
+            packages: children
+                .iter()
+                .map(|s| sscc_of(s))
+                .collect::<anyhow::Result<_>>()?,
+        }))
     }
 }
