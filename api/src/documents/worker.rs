@@ -184,10 +184,9 @@ fn in_key_order(codes: &[(usize, MarkingCode)]) -> Vec<&(usize, MarkingCode)> {
 
 /// Moves one code of `doc` by `operations`, or says why not: the code must
 /// be stored, be the sender's, and be in no other shipment waiting for its
-/// buyer (nor inside a package that is), and every step must pass the
-/// lifecycle. With `new_owner`, the code then belongs to it. `inside` names
-/// the package listed at `n` when the code is one of its contents, for the
-/// error's arguments.
+/// buyer, and every step must pass the lifecycle. With `new_owner`, the
+/// code then belongs to it. `inside`: the code is one of the contents of
+/// the package listed at `n` (the error then names the code as `unit`).
 #[allow(clippy::too_many_arguments)]
 async fn move_code(
     tx: &mut Tx,
@@ -223,20 +222,11 @@ async fn move_code(
         }
         Some(_) => {}
     }
-    let mut pending = tx.pending_shipment_with(gtin, serial, doc.id).await?;
-    if pending.is_none()
-        && let Some(package) = tx.package_of_code(gtin, serial).await?
-    {
-        let mut around = vec![package.clone()];
-        around.extend(tx.package_ancestors(&package).await?);
-        for p in &around {
-            pending = tx.pending_shipment_with_package(p, doc.id).await?;
-            if pending.is_some() {
-                break;
-            }
-        }
-    }
-    if let Some(other) = pending {
+    // Only the code's own listing is looked up: a package around it that
+    // waits in a shipment is found by the caller (`own_package` for the
+    // package listed; a code listed alone inside a package is refused, or
+    // in an aggregation is already in a package).
+    if let Some(other) = tx.pending_shipment_with(gtin, serial, doc.id).await? {
         return Ok(refused(
             "code_in_pending_shipment",
             "document-code-in-pending-shipment",
