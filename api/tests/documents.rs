@@ -1093,7 +1093,11 @@ on_every_database!(
         assert_eq!(status, 200, "{theirs}");
         assert_eq!(theirs["parent"], pallet.as_str());
 
-        // The shop unpacks the pallet, then a box, and sells a unit.
+        // The shop unpacks the pallet, then a box, and sells a unit; a box
+        // on the pallet does not unpack before the pallet.
+        let early = json!({"kind": "disaggregation", "codes": [&box1]});
+        let early = submit(&w, &shop, "disagg-early", &early).await;
+        assert_eq!(error_codes(&early), ["package_in_package"], "{early}");
         let unpack = json!({"kind": "disaggregation", "codes": [&pallet]});
         let unpacked = submit(&w, &shop, "disagg-pallet", &unpack).await;
         assert_eq!(unpacked["status"], "CHECKED_OK", "{unpacked}");
