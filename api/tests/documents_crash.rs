@@ -14,9 +14,8 @@ use common::{Db, reports as r};
 use serde_json::{Value, json};
 use tanba_api::ids::DocumentId;
 use tanba_api::settings::Settings;
-use tanba_api::store::{EventSource, Store};
+use tanba_api::store::Store;
 use tanba_core::document::DocumentStatus;
-use tanba_core::lifecycle::Operation;
 
 const GTIN: &str = "04870001234010";
 
@@ -74,46 +73,6 @@ async fn wait_healthy(client: &reqwest::Client, base: &str, server: &mut Child) 
         assert!(Instant::now() < deadline, "tanba serve did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// `n` codes of the seller's product, in circulation (applied and
-/// introduced through the lifecycle), in one transaction.
-async fn seed(
-    store: &Store,
-    settings: &Settings,
-    seller: tanba_api::ids::ParticipantId,
-    n: usize,
-) -> Vec<String> {
-    let key = tanba_api::keys::load_or_generate(&settings.emission_key_file, false).expect("key");
-    let product = r::milk(GTIN);
-    let codes = tanba_api::emission::sign_new(&key, &product.gtin, n);
-    let mut tx = store.begin().await.expect("tx");
-    tx.create_product(seller, &product)
-        .await
-        .expect("product")
-        .expect("new product");
-    tx.insert_emitted(
-        &codes,
-        seller,
-        tanba_api::ids::OrderId::new(),
-        1_764_000_000,
-    )
-    .await
-    .expect("codes");
-    for code in &codes {
-        tx.apply_operations(
-            code.gtin(),
-            code.serial(),
-            &[Operation::Apply, Operation::Introduce],
-            &EventSource::demo(),
-            None,
-        )
-        .await
-        .expect("stored")
-        .expect("allowed");
-    }
-    tx.commit().await.expect("commit");
-    codes.iter().map(|c| c.human_readable()).collect()
 }
 
 /// Whether the service holds a write transaction open now. PostgreSQL: a
@@ -185,7 +144,11 @@ async fn killed_mid_document_moves_all_or_nothing(db: Db) {
         .expect("read")
         .expect("seller")
         .id;
-    let codes = seed(&store, &settings, seller_id, n).await;
+    let codes: Vec<String> = r::genuine_codes_of(&store, &settings, seller_id, &r::milk(GTIN), n)
+        .await
+        .iter()
+        .map(|c| c.human_readable())
+        .collect();
     let items: Vec<Value> = codes
         .iter()
         .map(|c| json!({"code": c, "price": 650}))
