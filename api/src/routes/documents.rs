@@ -300,7 +300,7 @@ async fn get(
         "codes": items.iter().map(|i| json!({
             "code": i.code,
             "identity": i.key.as_ref().map(|(g, s)| format!("01{g}21{s}")),
-            "price": i.price.map(crate::routes::products::format_tenge),
+            "price": i.price.map(crate::money::format_tenge),
         })).collect::<Vec<_>>(),
         "errors": errors.iter().map(|e| json!({
             "index": e.item,
