@@ -7,6 +7,7 @@
 //! - [`cli`]: the `tanba` command (`code parse`, `code verify`, `keys generate`, `serve`).
 //! - [`settings`]: typed settings from defaults, file and `TANBA_…` variables.
 //! - [`startup`]: builds the application on a listener and runs it until a signal.
+//! - [`state`]: `AppState`, what every handler can reach.
 //! - [`routes`]: the HTTP handlers, one module per resource.
 //! - [`error`]: every HTTP error with its status, stable machine code and localized text.
 //! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
@@ -43,5 +44,6 @@ pub mod scans;
 pub mod settings;
 pub mod sightings;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -53,7 +53,7 @@ use crate::idempotency::{Idempotency, Stored};
 use crate::ids::DocumentId;
 use crate::lang::RequestLang;
 use crate::routes::auth::eds_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Document, NewDocument, Outcome, ParticipantStatus};
 
 /// The header that carries the signature of a document's body.

@@ -39,7 +39,7 @@ use crate::error::{ApiError, FieldError, given, unknown_fields};
 use crate::lang::RequestLang;
 pub use crate::money::{format_tenge, parse_tiyn};
 use crate::reference::{Dictionary, Reference};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{
     Conformity, ConformityKind, CreateRefused, NumberedDocument, Product, ProductCard,
 };
