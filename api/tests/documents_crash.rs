@@ -47,8 +47,6 @@ fn serve(db: &Db, settings: &Settings, port: u16) -> Child {
         .current_dir(db.dir.path())
         .env("TANBA_DATABASE_URL", &db.url)
         .env("TANBA_EMISSION_KEY_FILE", &settings.emission_key_file)
-        // A shipment of tens of thousands of codes is a few megabytes.
-        .env("TANBA_MAX_BODY_BYTES", (64 << 20).to_string())
         .env("TANBA_LOG_FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

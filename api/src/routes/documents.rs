@@ -117,10 +117,11 @@ async fn create(
     req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&Role::PARTICIPANT)?;
     let participant = caller.participant()?;
+    let raw = read_body(&req, payload, state.settings.document_max_bytes).await?;
     let idem = Idempotency::from_request(&req, &raw)?;
     let actor = caller.actor.id();
     if let Some(first) = idem.replay(&state.store, &actor).await? {
@@ -415,6 +416,41 @@ fn step_error(e: &DocumentStepError) -> ApiError {
         | DocumentStatus::Cancelled => ApiError::new(s, "document_final"),
     };
     err.arg("status", e.from.as_str())
+}
+
+/// The body of a document, up to `limit` bytes (`document_max_bytes`, far
+/// above the 1 MB other requests may send: a shipment lists every code).
+/// A declared length over the limit is refused before anything is read.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let too_large = |length: String| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            .arg("limit", limit)
+            .arg("length", length)
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(length) = declared.filter(|&n| n > limit) {
+        return Err(too_large(length.to_string()));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", e)
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(format!("> {limit}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// The answers to a shipment waiting for its buyer, one handler:
