@@ -326,6 +326,7 @@ fn epcis_step(operation: &str, state: CodeState) -> Option<Step> {
         ("introduce", _) => Step::Document(Action::Introduce),
         ("ship", _) => Step::Document(Action::Ship),
         ("accept", _) => Step::Accept,
+        ("cancel_shipment", _) => Step::CancelShipment,
         ("withdraw", Status::Retired(r)) => Step::Document(Action::Withdraw(r)),
         ("return", _) => Step::Document(Action::Return),
         ("write_off", Status::WrittenOff(r)) => Step::Document(Action::WriteOff(r)),
@@ -349,7 +350,7 @@ fn happening(
     doc: Option<&Document>,
 ) -> Happening {
     let to = match step {
-        Step::Document(Action::Ship) | Step::Accept => doc
+        Step::Document(Action::Ship) | Step::Accept | Step::CancelShipment => doc
             .and_then(|d| d.fields.get("receiver"))
             .and_then(Value::as_str)
             .map(str::to_owned),
@@ -670,6 +671,7 @@ mod tests {
             "introduce",
             "ship",
             "accept",
+            "cancel_shipment",
             "return",
             "block",
             "unblock",
