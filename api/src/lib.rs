@@ -7,10 +7,12 @@
 //! - [`cli`]: the `tanba` command (`code parse`, `code verify`, `keys generate`, `serve`).
 //! - [`settings`]: typed settings from defaults, file and `TANBA_…` variables.
 //! - [`startup`]: builds the application on a listener and runs it until a signal.
+//! - [`state`]: `AppState`, what every handler can reach.
 //! - [`routes`]: the HTTP handlers, one module per resource.
 //! - [`error`]: every HTTP error with its status, stable machine code and localized text.
 //! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
 //! - [`keys`]: the operator's emission key files.
+//! - [`money`]: tiyn in integers, tenge as decimal text; no price as a float.
 //! - [`reference`]: the reference data (НСИ) in memory, for checking input.
 //! - [`cache`]: the scan cache (in process or Redis) and the keys a scan checks against.
 //! - [`sightings`]: where each code was seen lately, for the clone verdict (in process or Redis).
@@ -33,6 +35,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod lang;
+pub mod money;
 pub mod redis_link;
 pub mod reference;
 pub mod reports;
@@ -41,5 +44,6 @@ pub mod scans;
 pub mod settings;
 pub mod sightings;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -53,6 +53,10 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest document body (`POST /v1/documents`), in bytes: a shipment
+    /// lists every code, about 100 bytes each, so the default of 64 MiB
+    /// carries some 600,000 codes.
+    pub document_max_bytes: usize,
     /// PEM files of the certificate authorities whose EDS certificates are
     /// trusted for sign-in and documents (the national CA in production, a
     /// test CA in tests).
@@ -214,6 +218,7 @@ impl Default for Settings {
             log_filter: "info".to_owned(),
             shutdown_timeout_secs: 10,
             max_body_bytes: 1 << 20,
+            document_max_bytes: 64 << 20,
             eds_trust_roots: Vec::new(),
             eds_crls: Vec::new(),
             session_ttl_secs: 3600,
@@ -250,6 +255,7 @@ impl fmt::Debug for Settings {
             .field("log_filter", &self.log_filter)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("document_max_bytes", &self.document_max_bytes)
             .field("eds_trust_roots", &self.eds_trust_roots)
             .field("eds_crls", &self.eds_crls)
             .field("session_ttl_secs", &self.session_ttl_secs)
@@ -452,6 +458,12 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        if !(1024..=(1 << 30)).contains(&self.document_max_bytes) {
+            return Err(invalid(
+                "document_max_bytes",
+                "must be between 1024 and 1073741824",
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_filter)
             .map_err(|e| invalid("log_filter", e.to_string()))?;

@@ -51,6 +51,8 @@ pub enum Step {
     Document(Action),
     /// The buyer accepted a shipment.
     Accept,
+    /// A shipment rejected by the buyer or cancelled by the seller.
+    CancelShipment,
     /// An inspector blocked the code.
     Block,
     /// An inspector lifted the block.
@@ -128,6 +130,9 @@ fn vocabulary(step: Step) -> Vocabulary {
         }
         Step::Document(Action::Ship) => v("TransactionEvent", "ADD", "shipping", "in_transit"),
         Step::Accept => v("TransactionEvent", "OBSERVE", "receiving", "active"),
+        // CBV's void_shipping: the earlier shipping did not happen; the
+        // despatch no longer concerns the objects.
+        Step::CancelShipment => v("TransactionEvent", "DELETE", "void_shipping", "active"),
         Step::Document(Action::Withdraw(reason)) => {
             let voc = if reason.is_sale() {
                 v("ObjectEvent", "OBSERVE", "retail_selling", "retail_sold")
@@ -319,7 +324,12 @@ mod tests {
 
     #[test]
     fn every_step_has_a_type_an_action_and_a_business_step() {
-        let mut steps = vec![Step::Accept, Step::Block, Step::Unblock];
+        let mut steps = vec![
+            Step::Accept,
+            Step::CancelShipment,
+            Step::Block,
+            Step::Unblock,
+        ];
         steps.extend(
             [
                 Action::Apply,

@@ -166,6 +166,11 @@ pub enum Operation {
     Ship,
     /// Acceptance of a shipment by the buyer.
     Accept,
+    /// A shipment that did not happen: rejected by the buyer or cancelled by
+    /// the seller. Nothing changes, whatever the code's state, blocked or
+    /// not (an inspector may have acted meanwhile); the code's history says
+    /// the goods did not go. Only a written-off code takes no more events.
+    CancelShipment,
     /// Aggregation into, or disaggregation from, a package.
     Aggregate,
     /// Withdrawal from circulation, including a sale by fiscal receipt.
@@ -188,6 +193,7 @@ impl Operation {
             Self::Introduce,
             Self::Ship,
             Self::Accept,
+            Self::CancelShipment,
             Self::Aggregate,
         ];
         ops.extend(WithdrawalReason::ALL.map(Self::Withdraw));
@@ -264,6 +270,8 @@ impl TransitionError {
 ///
 /// Aggregation is allowed for `APPLIED` and `INTRODUCED` codes only, as in
 /// the reference systems (members of an aggregate share one status).
+/// `CancelShipment` changes nothing and is refused only for a written-off
+/// code; the block does not stop it.
 pub fn transition(state: CodeState, operation: Operation) -> Result<CodeState, TransitionError> {
     use Operation as Op;
     use Status as S;
@@ -274,6 +282,7 @@ pub fn transition(state: CodeState, operation: Operation) -> Result<CodeState, T
         return Err(E::WrittenOff(status));
     }
     match operation {
+        Op::CancelShipment => return Ok(state),
         Op::Block if state.blocked => return Err(E::AlreadyBlocked),
         Op::Block => {
             return Ok(CodeState {
@@ -317,8 +326,9 @@ pub fn transition(state: CodeState, operation: Operation) -> Result<CodeState, T
         (S::Retired(_), _) => return Err(E::AlreadyRetired(status)),
         (S::Emitted | S::Applied, _) => return Err(E::NotInCirculation(status)),
 
-        // Block and Unblock returned above, and so did every WRITTEN_OFF code.
-        (S::Introduced, Op::Block | Op::Unblock) | (S::WrittenOff(_), _) => {
+        // Block, Unblock and CancelShipment returned above, and so did every
+        // WRITTEN_OFF code.
+        (S::Introduced, Op::Block | Op::Unblock | Op::CancelShipment) | (S::WrittenOff(_), _) => {
             unreachable!("handled before the table")
         }
     };

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::eds::{CLOCK_SKEW_SECS, EdsError, SignerIdentity};
 use crate::auth::{Actor, Role, client_ip, new_token};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditEntry, Challenge, Outcome, ParticipantStatus};
 
 /// How long a challenge may wait for its signature.

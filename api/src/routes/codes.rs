@@ -54,7 +54,7 @@ use crate::lang::RequestLang;
 use crate::reference::Dictionary;
 use crate::scans::{Channel, Context, NewScan};
 use crate::sightings::{Place, Sighting};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers this module's routes.
 /// The Digital Link scan (`GET /01/{gtin}/21/{serial}`): registered first of

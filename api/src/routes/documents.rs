@@ -53,7 +53,7 @@ use crate::idempotency::{Idempotency, Stored};
 use crate::ids::DocumentId;
 use crate::lang::RequestLang;
 use crate::routes::auth::eds_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Document, NewDocument, Outcome, ParticipantStatus};
 
 /// The header that carries the signature of a document's body.
@@ -72,9 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/documents", web::post().to(create))
         .route("/v1/documents/{id}", web::get().to(get))
         .route("/v1/documents/{id}/epcis", web::get().to(epcis_export))
-        .route("/v1/documents/{id}/accept", web::post().to(accept))
-        .route("/v1/documents/{id}/reject", web::post().to(reject))
-        .route("/v1/documents/{id}/cancel", web::post().to(cancel));
+        .route(
+            "/v1/documents/{id}/{answer:accept|reject|cancel}",
+            web::post().to(answer),
+        );
 }
 
 /// Who may read a document besides its parties.
@@ -116,10 +117,11 @@ async fn create(
     req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&Role::PARTICIPANT)?;
     let participant = caller.participant()?;
+    let raw = read_body(&req, payload, state.settings.document_max_bytes).await?;
     let idem = Idempotency::from_request(&req, &raw)?;
     let actor = caller.actor.id();
     if let Some(first) = idem.replay(&state.store, &actor).await? {
@@ -299,7 +301,7 @@ async fn get(
         "codes": items.iter().map(|i| json!({
             "code": i.code,
             "identity": i.key.as_ref().map(|(g, s)| format!("01{g}21{s}")),
-            "price": i.price.map(crate::routes::products::format_tenge),
+            "price": i.price.map(crate::money::format_tenge),
         })).collect::<Vec<_>>(),
         "errors": errors.iter().map(|e| json!({
             "index": e.item,
@@ -324,6 +326,7 @@ fn epcis_step(operation: &str, state: CodeState) -> Option<Step> {
         ("introduce", _) => Step::Document(Action::Introduce),
         ("ship", _) => Step::Document(Action::Ship),
         ("accept", _) => Step::Accept,
+        ("cancel_shipment", _) => Step::CancelShipment,
         ("withdraw", Status::Retired(r)) => Step::Document(Action::Withdraw(r)),
         ("return", _) => Step::Document(Action::Return),
         ("write_off", Status::WrittenOff(r)) => Step::Document(Action::WriteOff(r)),
@@ -347,7 +350,7 @@ fn happening(
     doc: Option<&Document>,
 ) -> Happening {
     let to = match step {
-        Step::Document(Action::Ship) | Step::Accept => doc
+        Step::Document(Action::Ship) | Step::Accept | Step::CancelShipment => doc
             .and_then(|d| d.fields.get("receiver"))
             .and_then(Value::as_str)
             .map(str::to_owned),
@@ -400,42 +403,6 @@ async fn epcis_export(
     Ok(epcis_response(events))
 }
 
-/// `POST /v1/documents/{id}/accept` — the buyer of a waiting shipment.
-#[tracing::instrument(skip_all)]
-async fn accept(
-    req: HttpRequest,
-    caller: Caller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    raw: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    answer(req, caller, state, &path, raw, DocumentStep::Accept).await
-}
-
-/// `POST /v1/documents/{id}/reject` — the buyer of a waiting shipment.
-#[tracing::instrument(skip_all)]
-async fn reject(
-    req: HttpRequest,
-    caller: Caller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    raw: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    answer(req, caller, state, &path, raw, DocumentStep::Reject).await
-}
-
-/// `POST /v1/documents/{id}/cancel` — the seller, before the buyer answered.
-#[tracing::instrument(skip_all)]
-async fn cancel(
-    req: HttpRequest,
-    caller: Caller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    raw: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    answer(req, caller, state, &path, raw, DocumentStep::Cancel).await
-}
-
 /// The HTTP error of a step the document's status does not allow. Spelled
 /// out per status so that every code has its literal here (the messages
 /// test reads them).
@@ -452,14 +419,63 @@ fn step_error(e: &DocumentStepError) -> ApiError {
     err.arg("status", e.from.as_str())
 }
 
+/// The body of a document, up to `limit` bytes (`document_max_bytes`, far
+/// above the 1 MB other requests may send: a shipment lists every code).
+/// A declared length over the limit is refused before anything is read.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let too_large = |length: String| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            .arg("limit", limit)
+            .arg("length", length)
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(length) = declared.filter(|&n| n > limit) {
+        return Err(too_large(length.to_string()));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", e)
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(format!("> {limit}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The answers to a shipment waiting for its buyer, one handler:
+/// - `POST /v1/documents/{id}/accept` — the buyer: every code moves to it;
+/// - `POST /v1/documents/{id}/reject` — the buyer: the codes stay the seller's;
+/// - `POST /v1/documents/{id}/cancel` — the seller, before the buyer answered.
+///
+/// Anyone else who is not a party gets 404; a party answering for the other
+/// side gets 403.
+#[tracing::instrument(skip_all)]
 async fn answer(
     req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
-    id: &str,
+    path: web::Path<(String, String)>,
     raw: web::Bytes,
-    step: DocumentStep,
 ) -> Result<HttpResponse, ApiError> {
+    let (id, answer) = path.into_inner();
+    let step = match answer.as_str() {
+        "accept" => DocumentStep::Accept,
+        "reject" => DocumentStep::Reject,
+        // The route's pattern admits nothing else.
+        _ => DocumentStep::Cancel,
+    };
     caller.require(&Role::PARTICIPANT)?;
     let me = caller.participant()?;
     let idem = Idempotency::from_request(&req, &raw)?;
@@ -655,6 +671,7 @@ mod tests {
             "introduce",
             "ship",
             "accept",
+            "cancel_shipment",
             "return",
             "block",
             "unblock",

@@ -43,7 +43,7 @@ use crate::reports::check::{MAX_COMMENT, text};
 use crate::reports::number::ReportNumber;
 use crate::reports::status::ReportStatus;
 use crate::routes::reports::kz_day;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{
     AssigneeFilter, CodeNotFound, EventSource, HistoryEntry, QueueFilter, Report, ReportAction,
 };

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tanba_core::crypto::PublicKeyEntry;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 struct KeyringBody {

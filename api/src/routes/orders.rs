@@ -24,7 +24,7 @@ use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::idempotency::Idempotency;
 use crate::ids::OrderId;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Order;
 
 /// The most codes one order may ask for (one GTIN), as in the regional systems.

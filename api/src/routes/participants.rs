@@ -36,7 +36,7 @@ use crate::auth::{Actor, Caller, Role, client_ip};
 use crate::error::{ApiError, FieldError};
 use crate::ids::ParticipantId;
 use crate::routes::auth::eds_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditEntry, NewParticipant, Outcome, ParticipantStatus};
 
 /// Longest legal name, in characters.

@@ -37,8 +37,9 @@ use time::macros::{format_description, offset};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, FieldError, given, unknown_fields};
 use crate::lang::RequestLang;
+pub use crate::money::{format_tenge, parse_tiyn};
 use crate::reference::{Dictionary, Reference};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{
     Conformity, ConformityKind, CreateRefused, NumberedDocument, Product, ProductCard,
 };
@@ -422,34 +423,6 @@ impl Checker {
     }
 }
 
-/// `"1250"`, `"1250.5"`, `"1250.50"`, `"-3"` → tiyn; anything else → `None`.
-pub fn parse_tiyn(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    // A trailing ".0" from a float's text is fine; more than two significant
-    // fraction digits is a fraction of a tiyn.
-    let fraction = fraction.trim_end_matches('0');
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 15 || !all_digits(whole) {
-        return None;
-    }
-    if fraction.len() > 2 || !all_digits(fraction) || digits.ends_with('.') {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
-    let tiyn = whole.checked_mul(100)?.checked_add(cents)?;
-    Some(if negative { -tiyn } else { tiyn })
-}
-
-/// Tiyn as a tenge amount with two decimals: `125050` → `"1250.50"`.
-pub fn format_tenge(tiyn: i64) -> String {
-    format!("{}.{:02}", tiyn / 100, tiyn % 100)
-}
-
 /// A product on the wire: the card in the input's shape, the price also as
 /// exact tiyn, the owner, the times, and the reference names in the
 /// request's language.
@@ -688,36 +661,4 @@ async fn update(
     state.cards.invalidate_product(&gtin).await;
     let product = state.store.product(&gtin).await?.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(product_body(&product, &state.reference, lang.0)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prices_are_read_as_exact_tiyn() {
-        let cases = [
-            ("1250", Some(125_000)),
-            ("1250.5", Some(125_050)),
-            ("1250.50", Some(125_050)),
-            ("19.99", Some(1_999)),
-            ("1000.0", Some(100_000)),
-            ("0.01", Some(1)),
-            ("0", Some(0)),
-            ("-3", Some(-300)),
-            ("1.999", None),
-            ("1.", None),
-            (".5", None),
-            ("1e3", None),
-            ("12,50", None),
-            ("", None),
-            ("abc", None),
-            ("9999999999999999999", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(parse_tiyn(text), expected, "{text:?}");
-        }
-        assert_eq!(format_tenge(125_050), "1250.50");
-        assert_eq!(format_tenge(1), "0.01");
-    }
 }

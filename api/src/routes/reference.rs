@@ -23,7 +23,7 @@ use tanba_locales::Lang;
 use crate::error::ApiError;
 use crate::lang::RequestLang;
 use crate::reference::{Dictionary, Entry};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers this module's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

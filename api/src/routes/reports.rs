@@ -47,7 +47,7 @@ use crate::reports::limits::{DUPLICATE_WINDOW_MS, reporter_key, subject_key, val
 use crate::reports::number::{ReportNumber, new_secret, secret_matches};
 use crate::reports::photos::{MAX_PHOTO_BYTES, MAX_PHOTOS};
 use crate::reports::status::ReportStatus;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditEntry, HistoryEntry, NewReport, ReportAction};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

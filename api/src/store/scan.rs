@@ -111,6 +111,7 @@ pub fn operation_name(operation: Operation) -> &'static str {
         Operation::Introduce => "introduce",
         Operation::Ship => "ship",
         Operation::Accept => "accept",
+        Operation::CancelShipment => "cancel_shipment",
         Operation::Aggregate => "aggregate",
         Operation::Withdraw(_) => "withdraw",
         Operation::Return => "return",

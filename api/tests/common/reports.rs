@@ -246,8 +246,21 @@ pub async fn genuine_codes(
     n: usize,
 ) -> Vec<MarkingCode> {
     let store = Store::connect(settings).await.expect("store");
-    let key = tanba_api::keys::load_or_generate(&settings.emission_key_file, false).expect("key");
     let owner = tanba_api::ids::ParticipantId::new();
+    let codes = genuine_codes_of(&store, settings, owner, product, n).await;
+    store.close().await;
+    codes
+}
+
+/// The same, for a given owner, in one transaction.
+pub async fn genuine_codes_of(
+    store: &Store,
+    settings: &Settings,
+    owner: tanba_api::ids::ParticipantId,
+    product: &ProductCard,
+    n: usize,
+) -> Vec<MarkingCode> {
+    let key = tanba_api::keys::load_or_generate(&settings.emission_key_file, false).expect("key");
     let codes = tanba_api::emission::sign_new(&key, &product.gtin, n);
     let mut tx = store.begin().await.expect("tx");
     tx.create_product(owner, product)
@@ -270,6 +283,5 @@ pub async fn genuine_codes(
         .expect("allowed");
     }
     tx.commit().await.expect("commit");
-    store.close().await;
     codes
 }
