@@ -484,7 +484,18 @@ on_every_database!(
         assert_eq!(status, 409, "{body}");
         let (status, story) = history(&w, &maker.token, b, "").await;
         assert_eq!(status, 200, "{story}");
-        assert!(!operations(&story).contains(&"accept".to_owned()));
+        let ops = operations(&story);
+        assert!(!ops.contains(&"accept".to_owned()));
+        // The history does not stop at `ship`: both shipments say they did
+        // not happen, and EPCIS readers see CBV's void_shipping.
+        assert_eq!(
+            ops[ops.len() - 4..],
+            ["ship", "cancel_shipment", "ship", "cancel_shipment"],
+            "{story}"
+        );
+        let (status, epcis) = history(&w, &maker.token, b, "?format=epcis").await;
+        assert_eq!(status, 200, "{epcis}");
+        assert!(epcis.to_string().contains("void_shipping"), "{epcis}");
 
         // Every change is in the audit log with who did it and from where.
         let audit = eds::audit_entries(&w.settings).await;

@@ -55,8 +55,8 @@ use time::macros::format_description;
 
 use crate::auth::Role;
 use crate::error::{FieldError, given, unknown_fields};
+use crate::money::parse_tiyn;
 use crate::reference::{Dictionary, Reference};
-use crate::routes::products::parse_tiyn;
 use crate::store::{Document, DocumentItem};
 
 /// The most codes one document may list (the decree's owner change of a

@@ -789,6 +789,39 @@ pub enum Settled {
     Gone,
 }
 
+/// A shipment rejected or cancelled: nothing moves, but every code of it,
+/// those inside its packages too, gets a `cancel_shipment` event with the
+/// document, so its history does not end at `ship`. Returns how many.
+async fn record_cancelled(
+    tx: &mut Tx,
+    id: DocumentId,
+    items: &[DocumentItem],
+    actor: &str,
+) -> anyhow::Result<usize> {
+    let parsed = parse_items(items);
+    let mut codes: Vec<MarkingCode> = parsed.units.into_iter().map(|(_, c)| c).collect();
+    for (_, sscc) in &parsed.ssccs {
+        codes.extend(tx.package_contents(sscc).await?.0);
+    }
+    codes.sort_by(|a, b| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
+    codes.dedup_by(|a, b| a.identity() == b.identity());
+    let source = EventSource::document(id.to_string());
+    for code in &codes {
+        // The lifecycle refuses the record for a written-off code only, and
+        // none can be in a shipment; a refusal would change nothing anyway.
+        let _ = tx
+            .apply_operations(
+                code.gtin(),
+                code.serial(),
+                &[Operation::CancelShipment],
+                &source,
+                Some(actor),
+            )
+            .await?;
+    }
+    Ok(codes.len())
+}
+
 /// The buyer accepts or rejects a shipment, or the seller cancels it: the
 /// document's step through `document_step`, and for an acceptance every
 /// code's `Accept` step through the lifecycle and its new owner, all in one
@@ -873,8 +906,12 @@ pub async fn settle(
         }
         tx.set_document_errors(id, &[]).await?;
     }
+    let mut recorded = moved.len();
+    if matches!(step, DocumentStep::Reject | DocumentStep::Cancel) {
+        recorded = record_cancelled(&mut tx, id, &items, actor).await?;
+    }
     tx.set_document_status(id, next).await?;
-    audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": moved.len()});
+    audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": recorded});
     tx.audit(audit).await?;
     let doc = Document {
         status: next,

@@ -37,7 +37,7 @@ use time::macros::{format_description, offset};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, FieldError, given, unknown_fields};
 use crate::lang::RequestLang;
-pub use crate::money::{format_tenge, parse_tiyn};
+use crate::money::{format_tenge, parse_tiyn};
 use crate::reference::{Dictionary, Reference};
 use crate::state::AppState;
 use crate::store::{
