@@ -9,6 +9,7 @@
 //! - [`startup`]: builds the application on a listener and runs it until a signal.
 //! - [`state`]: `AppState`, what every handler can reach.
 //! - [`routes`]: the HTTP handlers, one module per resource.
+//! - [`fields`]: the `Checker` that reads a JSON body's fields, every problem at once.
 //! - [`error`]: every HTTP error with its status, stable machine code and localized text.
 //! - [`store`]: storage through sqlx, one schema for SQLite and PostgreSQL.
 //! - [`keys`]: the operator's emission key files.
@@ -31,6 +32,7 @@ pub mod demo;
 pub mod documents;
 pub mod emission;
 pub mod error;
+pub mod fields;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;

@@ -51,10 +51,10 @@ use tanba_core::lifecycle::{WithdrawalReason, WriteOffReason};
 use tanba_core::participant::{TaxpayerId, TaxpayerIdError};
 use tanba_core::{ParseError, ScannedCode, Sscc, parse};
 use time::Date;
-use time::macros::format_description;
 
 use crate::auth::Role;
 use crate::error::{FieldError, given, unknown_fields};
+use crate::fields::Checker;
 use crate::money::parse_tiyn;
 use crate::reference::{Dictionary, Reference};
 use crate::store::{Document, DocumentItem};
@@ -129,10 +129,7 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
     let Some(obj) = body.as_object() else {
         return Err(vec![FieldError::new("not_json_object", "$")]);
     };
-    let mut c = Checker {
-        errors: Vec::new(),
-        today,
-    };
+    let mut c = Checker::new(today);
     let kind = match obj.get("kind") {
         None | Some(Value::Null) => {
             c.fail(FieldError::new("required", "kind"));
@@ -309,7 +306,7 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
                             }
                         };
                         let price = if with_price {
-                            c.price(o, "price", &format!("{path}.price"))
+                            c.unit_price(o, "price", &format!("{path}.price"))
                         } else {
                             None
                         };
@@ -381,16 +378,7 @@ fn served_list() -> String {
 }
 
 /// Collects problems while reading fields.
-struct Checker {
-    errors: Vec<FieldError>,
-    today: Date,
-}
-
 impl Checker {
-    fn fail(&mut self, e: FieldError) {
-        self.errors.push(e);
-    }
-
     /// An aggregation's `packages`: each with its SSCC and its members
     /// (codes or SSCCs, as text). The members go into `items` in the order
     /// listed, package after package; the packages come back as stored in
@@ -462,95 +450,9 @@ impl Checker {
         out
     }
 
-    fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
-        for key in obj.keys() {
-            if !known.contains(&key.as_str()) {
-                self.fail(FieldError::new("unknown_field", format!("{path}.{key}")));
-            }
-        }
-    }
-
-    /// A text field, trimmed; absent, null or blank is `None` (an error
-    /// when `required`).
-    fn text(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        path: &str,
-        required: bool,
-        max: usize,
-    ) -> Option<String> {
-        let s = match obj.get(key) {
-            None | Some(Value::Null) => "",
-            Some(Value::String(s)) => s.trim(),
-            Some(_) => {
-                self.fail(FieldError::new("not_text", path));
-                return None;
-            }
-        };
-        if s.is_empty() {
-            if required {
-                self.fail(FieldError::new("required", path));
-            }
-            return None;
-        }
-        if s.chars().count() > max {
-            self.fail(FieldError::new("too_long", path).arg("max", max));
-            return None;
-        }
-        if s.chars().any(char::is_control) {
-            self.fail(FieldError::new("control_characters", path));
-            return None;
-        }
-        Some(s.to_owned())
-    }
-
-    fn object<'a>(
-        &mut self,
-        obj: &'a Map<String, Value>,
-        key: &str,
-        required: bool,
-    ) -> Option<&'a Map<String, Value>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.fail(FieldError::new("required", key));
-                }
-                None
-            }
-            Some(Value::Object(o)) => Some(o),
-            Some(_) => {
-                self.fail(FieldError::new("not_object", key));
-                None
-            }
-        }
-    }
-
-    /// A date `YYYY-MM-DD`, not after today.
-    fn date(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        path: &str,
-        required: bool,
-    ) -> Option<String> {
-        let text = self.text(obj, key, path, required, 32)?;
-        match Date::parse(&text, format_description!("[year]-[month]-[day]")) {
-            Ok(d) if d > self.today => {
-                self.fail(FieldError::new("date_in_future", path).arg("value", text));
-                None
-            }
-            Ok(d) if d.year() >= 1900 => Some(text),
-            _ => {
-                self.fail(FieldError::new("date_format", path));
-                None
-            }
-        }
-    }
-
     /// A unit price in tenge (a JSON number or decimal text, at most two
     /// digits after the point), as tiyn; zero is allowed (a gift).
-    fn price(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<i64> {
+    fn unit_price(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<i64> {
         let text = match obj.get(key) {
             None | Some(Value::Null) => {
                 self.fail(FieldError::new("required", path));

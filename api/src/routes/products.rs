@@ -32,10 +32,11 @@ use tanba_core::participant::{Bin, TaxpayerIdError};
 use tanba_core::{Gtin, ParseErrorKind};
 use tanba_locales::Lang;
 use time::Date;
-use time::macros::{format_description, offset};
+use time::macros::offset;
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, FieldError, given, unknown_fields};
+use crate::fields::Checker;
 use crate::lang::RequestLang;
 use crate::money::{format_tenge, parse_tiyn};
 use crate::reference::{Dictionary, Reference};
@@ -102,10 +103,7 @@ pub fn check_card(
     let Some(obj) = body.as_object() else {
         return Err(vec![FieldError::new("not_object", "$")]);
     };
-    let mut c = Checker {
-        errors: Vec::new(),
-        today,
-    };
+    let mut c = Checker::new(today);
     c.errors.extend(unknown_fields(obj, None, &FIELDS));
 
     let gtin = match path_gtin {
@@ -267,81 +265,7 @@ pub fn check_card(
     }
 }
 
-/// Collects problems while reading fields.
-struct Checker {
-    errors: Vec<FieldError>,
-    today: Date,
-}
-
 impl Checker {
-    fn fail(&mut self, e: FieldError) {
-        self.errors.push(e);
-    }
-
-    fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
-        self.errors.extend(unknown_fields(obj, Some(path), known));
-    }
-
-    /// A text field, trimmed. An optional field that is absent, null or blank
-    /// is `None`; a required one is an error.
-    fn text(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        path: &str,
-        required: bool,
-        max: usize,
-    ) -> Option<String> {
-        let s = match obj.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.trim()),
-            Some(_) => {
-                self.fail(FieldError::new("not_text", path));
-                return None;
-            }
-        };
-        let s = match s {
-            Some(s) if !s.is_empty() => s,
-            _ => {
-                if required {
-                    self.fail(FieldError::new("required", path));
-                }
-                return None;
-            }
-        };
-        let length = s.chars().count();
-        if length > max {
-            self.fail(FieldError::new("too_long", path).arg("max", max));
-            return None;
-        }
-        if s.chars().any(char::is_control) {
-            self.fail(FieldError::new("control_characters", path));
-            return None;
-        }
-        Some(s.to_owned())
-    }
-
-    fn object<'a>(
-        &mut self,
-        obj: &'a Map<String, Value>,
-        key: &str,
-        required: bool,
-    ) -> Option<&'a Map<String, Value>> {
-        match obj.get(key) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.fail(FieldError::new("required", key));
-                }
-                None
-            }
-            Some(Value::Object(o)) => Some(o),
-            Some(_) => {
-                self.fail(FieldError::new("not_object", key));
-                None
-            }
-        }
-    }
-
     fn gtin(&mut self, obj: &Map<String, Value>, key: &str, required: bool) -> Option<Gtin> {
         let text = self.text(obj, key, key, required, 64)?;
         match Gtin::parse(&text) {
@@ -358,32 +282,6 @@ impl Checker {
             }
             Err(_) => {
                 self.fail(FieldError::new("gtin_format", key));
-                None
-            }
-        }
-    }
-
-    /// A date `YYYY-MM-DD`, not after today; stored as that text.
-    fn date(
-        &mut self,
-        obj: &Map<String, Value>,
-        key: &str,
-        path: &str,
-        required: bool,
-    ) -> Option<String> {
-        let text = self.text(obj, key, path, required, 32)?;
-        match Date::parse(&text, format_description!("[year]-[month]-[day]")) {
-            Ok(d) if d > self.today => {
-                self.fail(FieldError::new("date_in_future", path).arg("value", text));
-                None
-            }
-            Ok(d) if d.year() < 1900 => {
-                self.fail(FieldError::new("date_format", path));
-                None
-            }
-            Ok(_) => Some(text),
-            Err(_) => {
-                self.fail(FieldError::new("date_format", path));
                 None
             }
         }
