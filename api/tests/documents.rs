@@ -1138,6 +1138,14 @@ on_every_database!(
         )
         .await;
         assert_eq!(sold["status"], "CHECKED_OK", "{sold}");
+        // Unpacking is in the unit's history as what it was.
+        let (_, story) = history(&w, &shop.token, a, "").await;
+        let ops = operations(&story);
+        assert_eq!(
+            ops[ops.len() - 2..],
+            ["disaggregate", "withdraw"],
+            "{story}"
+        );
         // The box SSCC is free again: packing into it anew works.
         let again = submit(&w, &shop, "reagg", &aggregation(&[(&box1, vec![b])])).await;
         assert_eq!(again["status"], "CHECKED_OK", "{again}");

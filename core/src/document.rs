@@ -104,14 +104,15 @@ impl Action {
         }
     }
 
-    /// The lifecycle operation for each code. Packing and unpacking use the
-    /// same rule (only applied or introduced codes may be in a package), so
-    /// both check [`Operation::Aggregate`].
+    /// The lifecycle operation for each code. Packing and unpacking follow
+    /// the same rule (only applied or introduced codes may be in a package)
+    /// but are told apart in the code's history.
     pub fn operation(self) -> Operation {
         match self {
             Self::Apply => Operation::Apply,
             Self::Introduce => Operation::Introduce,
-            Self::Aggregate | Self::Disaggregate => Operation::Aggregate,
+            Self::Aggregate => Operation::Aggregate,
+            Self::Disaggregate => Operation::Disaggregate,
             Self::Ship => Operation::Ship,
             Self::Withdraw(reason) => Operation::Withdraw(reason),
             Self::Return => Operation::Return,
@@ -424,7 +425,7 @@ mod tests {
     #[test]
     fn every_action_checks_its_own_operation() {
         assert_eq!(Action::Apply.operation(), Operation::Apply);
-        assert_eq!(Action::Disaggregate.operation(), Operation::Aggregate);
+        assert_eq!(Action::Disaggregate.operation(), Operation::Disaggregate);
         let reason = WithdrawalReason::ALL[0];
         assert_eq!(
             Action::Withdraw(reason).operation(),

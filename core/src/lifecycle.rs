@@ -171,8 +171,11 @@ pub enum Operation {
     /// not (an inspector may have acted meanwhile); the code's history says
     /// the goods did not go. Only a written-off code takes no more events.
     CancelShipment,
-    /// Aggregation into, or disaggregation from, a package.
+    /// Aggregation into a package.
     Aggregate,
+    /// Disaggregation: the package around the code is dissolved. The same
+    /// rule as aggregation (members of a package share one status).
+    Disaggregate,
     /// Withdrawal from circulation, including a sale by fiscal receipt.
     Withdraw(WithdrawalReason),
     /// A retail return brings a sold code back into circulation.
@@ -195,6 +198,7 @@ impl Operation {
             Self::Accept,
             Self::CancelShipment,
             Self::Aggregate,
+            Self::Disaggregate,
         ];
         ops.extend(WithdrawalReason::ALL.map(Self::Withdraw));
         ops.push(Self::Return);
@@ -310,8 +314,8 @@ pub fn transition(state: CodeState, operation: Operation) -> Result<CodeState, T
         (S::Emitted, Op::Introduce) => return Err(E::NotApplied(status)),
         (S::Introduced, Op::Introduce) => return Err(E::AlreadyIntroduced(status)),
 
-        (S::Applied | S::Introduced, Op::Aggregate) => status,
-        (S::Emitted, Op::Aggregate) => return Err(E::NotApplied(status)),
+        (S::Applied | S::Introduced, Op::Aggregate | Op::Disaggregate) => status,
+        (S::Emitted, Op::Aggregate | Op::Disaggregate) => return Err(E::NotApplied(status)),
 
         (S::Introduced, Op::Ship | Op::Accept) => status,
         (S::Introduced, Op::Withdraw(reason)) => S::Retired(reason),

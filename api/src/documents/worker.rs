@@ -722,7 +722,7 @@ async fn aggregate(
 
 /// Checks a disaggregation and, when nothing is wrong, dissolves each
 /// package one level: every code directly in it passes the lifecycle's
-/// `Aggregate` rule (its event is caused by this document), the packages
+/// `Disaggregate` step (its event is caused by this document), the packages
 /// directly in it stand alone, and the package is removed. A package inside
 /// another is refused: dissolve the outer one first, so no code is ever
 /// left in a package with a different owner or status.
@@ -749,7 +749,7 @@ async fn disaggregate(
                 doc,
                 (*n, &items[*n]),
                 &code,
-                &[Operation::Aggregate],
+                &[Operation::Disaggregate],
                 actor,
                 None,
                 true,

@@ -113,6 +113,7 @@ pub fn operation_name(operation: Operation) -> &'static str {
         Operation::Accept => "accept",
         Operation::CancelShipment => "cancel_shipment",
         Operation::Aggregate => "aggregate",
+        Operation::Disaggregate => "disaggregate",
         Operation::Withdraw(_) => "withdraw",
         Operation::Return => "return",
         Operation::WriteOff(_) => "write_off",
