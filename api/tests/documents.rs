@@ -1042,6 +1042,39 @@ on_every_database!(
         )
         .await;
         assert_eq!(onto["status"], "CHECKED_OK", "{onto}");
+        // Other systems read the packing as EPCIS AggregationEvents: one per
+        // package, the SSCC as parent, its members as children.
+        let epcis_of = |id: &str| {
+            let path = format!("/v1/documents/{id}/epcis");
+            let token = maker.token.clone();
+            let app = &w.app;
+            async move {
+                let (status, body) = eds::call(app, "GET", &path, Some(&token), None).await;
+                assert_eq!(status, 200, "{body}");
+                body["epcisBody"]["eventList"]
+                    .as_array()
+                    .expect("events")
+                    .clone()
+            }
+        };
+        let dl = |s: &str| format!("https://id.gs1.org/00/{s}");
+        let boxes_events = epcis_of(packed["id"].as_str().expect("id")).await;
+        assert_eq!(boxes_events.len(), 2, "{boxes_events:?}");
+        for (e, sscc) in boxes_events.iter().zip([&box1, &box2]) {
+            assert_eq!(e["type"], "AggregationEvent");
+            assert_eq!(e["action"], "ADD");
+            assert_eq!(e["bizStep"], "packing");
+            assert_eq!(e["parentID"], dl(sscc));
+            assert_eq!(e["childEPCs"].as_array().map(Vec::len), Some(2), "{e}");
+        }
+        let pallet_events = epcis_of(onto["id"].as_str().expect("id")).await;
+        assert_eq!(pallet_events.len(), 1, "{pallet_events:?}");
+        assert_eq!(pallet_events[0]["parentID"], dl(&pallet));
+        assert_eq!(
+            pallet_events[0]["childEPCs"],
+            json!([dl(&box1), dl(&box2)]),
+            "{pallet_events:?}"
+        );
         let (_, story) = history(&w, &maker.token, a, "").await;
         assert_eq!(
             operations(&story),
@@ -1112,6 +1145,29 @@ on_every_database!(
         let unpack = json!({"kind": "disaggregation", "codes": [&pallet]});
         let unpacked = submit(&w, &shop, "disagg-pallet", &unpack).await;
         assert_eq!(unpacked["status"], "CHECKED_OK", "{unpacked}");
+        let (status, unpack_epcis) = eds::call(
+            &w.app,
+            "GET",
+            &format!(
+                "/v1/documents/{}/epcis",
+                unpacked["id"].as_str().expect("id")
+            ),
+            Some(&shop.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{unpack_epcis}");
+        let unpack_events = &unpack_epcis["epcisBody"]["eventList"];
+        assert_eq!(
+            unpack_events[0]["type"], "AggregationEvent",
+            "{unpack_epcis}"
+        );
+        assert_eq!(unpack_events[0]["action"], "DELETE");
+        assert_eq!(unpack_events[0]["bizStep"], "unpacking");
+        assert_eq!(
+            unpack_events[0]["parentID"],
+            format!("https://id.gs1.org/00/{pallet}")
+        );
         let boxed = submit(
             &w,
             &shop,
@@ -1217,6 +1273,20 @@ on_every_database!(
             ],
             "{refused}"
         );
+        // A refused packing happened nowhere: its EPCIS export is empty.
+        let (status, export) = eds::call(
+            &w.app,
+            "GET",
+            &format!(
+                "/v1/documents/{}/epcis",
+                refused["id"].as_str().expect("id")
+            ),
+            Some(&maker.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{export}");
+        assert_eq!(export["epcisBody"]["eventList"], json!([]), "{export}");
         for error in refused["errors"].as_array().expect("errors") {
             let message = error["message"].as_str().expect("message");
             assert!(

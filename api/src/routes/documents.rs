@@ -37,10 +37,10 @@ use actix_web::http::header::{self, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use tanba_core::ScannedCode;
 use tanba_core::document::{Action, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError};
-use tanba_core::epcis::{self, Happening, Step};
+use tanba_core::epcis::{self, Happening, Parent, Step};
 use tanba_core::lifecycle::{CodeState, Status};
+use tanba_core::{ScannedCode, Sscc};
 use tanba_locales::Lang;
 use time::OffsetDateTime;
 use time::macros::offset;
@@ -54,7 +54,7 @@ use crate::ids::DocumentId;
 use crate::lang::RequestLang;
 use crate::routes::auth::eds_error;
 use crate::state::AppState;
-use crate::store::{Document, NewDocument, Outcome, ParticipantStatus};
+use crate::store::{Document, DocumentItem, NewDocument, Outcome, ParticipantStatus};
 
 /// The header that carries the signature of a document's body.
 pub const SIGNATURE_HEADER: &str = "x-signature";
@@ -384,6 +384,20 @@ async fn epcis_export(
 ) -> Result<HttpResponse, ApiError> {
     let doc = readable(&caller, &state, &path).await?;
     let events = state.store.document_events(doc.id).await?;
+    if matches!(
+        doc.kind,
+        DocumentKind::Aggregation | DocumentKind::Disaggregation
+    ) {
+        let at = events.first().map_or(doc.updated_at, |e| e.at);
+        let items = state.store.document_items(doc.id).await?;
+        let events = if doc.status == DocumentStatus::CheckedOk {
+            package_events(&doc, &items, at)
+        } else {
+            // Refused or not yet applied: nothing happened.
+            Vec::new()
+        };
+        return Ok(epcis_response(events));
+    }
     // One EPCIS event per step of the document: its codes' events grouped
     // by operation and resulting state, in the order they were written.
     let mut groups: Vec<(Step, i64, Vec<tanba_core::MarkingCode>)> = Vec::new();
@@ -401,6 +415,60 @@ async fn epcis_export(
         .map(|(step, at, codes)| epcis::event(&happening(step, at, codes, Some(&doc))))
         .collect();
     Ok(epcis_response(events))
+}
+
+/// The AggregationEvents of an applied aggregation or disaggregation, one
+/// per package, from the document itself: an aggregation's fields list each
+/// package with the number of its members, which are its items in order
+/// (unit codes and SSCCs); a disaggregation lists the SSCCs it dissolved,
+/// and EPCIS's DELETE without children means every child left the parent.
+fn package_events(doc: &Document, items: &[DocumentItem], at: i64) -> Vec<Value> {
+    let step = match doc.kind {
+        DocumentKind::Aggregation => Step::Document(Action::Aggregate),
+        _ => Step::Document(Action::Disaggregate),
+    };
+    let event = |parent: Sscc, codes: Vec<tanba_core::MarkingCode>, packages: Vec<Sscc>| {
+        let mut h = happening(step, at, codes, Some(doc));
+        h.parent = Some(Parent::Sscc(parent));
+        h.packages = packages;
+        epcis::event(&h)
+    };
+    if doc.kind == DocumentKind::Disaggregation {
+        return items
+            .iter()
+            .filter_map(|i| match docs::scan(&i.code) {
+                Ok(ScannedCode::Sscc(sscc)) => Some(event(sscc, Vec::new(), Vec::new())),
+                _ => None,
+            })
+            .collect();
+    }
+    let packages = doc
+        .fields
+        .get("packages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut members = items.iter();
+    let mut out = Vec::new();
+    for p in packages {
+        let count = p.get("members").and_then(Value::as_u64).unwrap_or(0);
+        let (mut codes, mut children) = (Vec::new(), Vec::new());
+        for item in members.by_ref().take(usize::try_from(count).unwrap_or(0)) {
+            match docs::scan(&item.code) {
+                Ok(ScannedCode::Sscc(sscc)) => children.push(sscc),
+                Ok(ScannedCode::Unit(code)) => codes.push(code),
+                _ => {}
+            }
+        }
+        if let Some(sscc) = p
+            .get("sscc")
+            .and_then(Value::as_str)
+            .and_then(|s| Sscc::parse(s).ok())
+        {
+            out.push(event(sscc, codes, children));
+        }
+    }
+    out
 }
 
 /// The HTTP error of a step the document's status does not allow. Spelled
