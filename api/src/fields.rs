@@ -5,9 +5,17 @@
 
 use serde_json::{Map, Value};
 use time::Date;
-use time::macros::format_description;
+use time::macros::{format_description, offset};
 
 use crate::error::{FieldError, unknown_fields};
+
+/// Today in Kazakhstan (one time zone, UTC+5, since March 2024): a document
+/// issued today, local time, is not "in the future" at 02:00 in Almaty.
+pub fn today() -> Date {
+    time::OffsetDateTime::now_utc()
+        .to_offset(offset!(+5))
+        .date()
+}
 
 /// Collects problems while reading fields.
 #[derive(Debug)]

@@ -67,6 +67,17 @@ impl Role {
         Role::Retailer,
     ];
 
+    /// Participants of trade, and the staff who control them: who may read
+    /// documents and packages (participants their own only).
+    pub const TRADE_AND_CONTROL: [Role; 6] = [
+        Role::Manufacturer,
+        Role::Importer,
+        Role::Wholesaler,
+        Role::Retailer,
+        Role::Inspector,
+        Role::Admin,
+    ];
+
     /// Roles of operator staff.
     pub const STAFF: [Role; 3] = [Role::Admin, Role::Inspector, Role::Analyst];
 

@@ -358,6 +358,73 @@ async fn move_package(
     Ok(moved)
 }
 
+/// Moves every code a document lists by `operations`: the unit codes
+/// listed alone (in key order) and everything inside each package listed,
+/// each package as a whole. With `alone_only`, a unit code that sits in a
+/// package is refused (a package moves whole, never a code out of it).
+/// The codes moved; every refusal goes to `errors`.
+#[allow(clippy::too_many_arguments)]
+async fn move_listed(
+    tx: &mut Tx,
+    doc: &Document,
+    items: &[DocumentItem],
+    parsed: &Parsed,
+    operations: &[Operation],
+    actor: &str,
+    new_owner: Option<ParticipantId>,
+    alone_only: bool,
+    errors: &mut Vec<DocumentError>,
+) -> anyhow::Result<Vec<MarkingCode>> {
+    let mut moved = Vec::new();
+    for (n, code) in in_key_order(&parsed.units) {
+        if alone_only && let Some(package) = tx.package_of_code(code.gtin(), code.serial()).await? {
+            errors.push(item_error(
+                *n,
+                &items[*n],
+                "code_in_package",
+                "document-code-in-package".to_owned(),
+                BTreeMap::from([("package".to_owned(), package.as_str().to_owned())]),
+            ));
+            continue;
+        }
+        match move_code(
+            tx,
+            doc,
+            (*n, &items[*n]),
+            code,
+            operations,
+            actor,
+            new_owner,
+            false,
+        )
+        .await?
+        {
+            Ok(_) => moved.push(code.clone()),
+            Err(e) => errors.push(e),
+        }
+    }
+    for (n, sscc) in &parsed.ssccs {
+        match own_package(tx, doc, (*n, &items[*n]), sscc, true).await? {
+            Ok(_) => {
+                let inside = move_package(
+                    tx,
+                    doc,
+                    (*n, &items[*n]),
+                    sscc,
+                    operations,
+                    actor,
+                    new_owner,
+                    errors,
+                )
+                .await?;
+                moved.extend(inside.into_iter().map(|(c, _)| c));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok(moved)
+}
+
 /// Checks and applies one document `IN_PROGRESS` (see the module docs).
 /// Does nothing to a document that is not (any more) `IN_PROGRESS`.
 #[tracing::instrument(skip(store, cards))]
@@ -402,57 +469,18 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
                 parsed.refuse_ssccs(&items);
                 errors.append(&mut parsed.errors);
             }
-            let mut touched = Vec::new();
-            for (n, code) in in_key_order(&parsed.units) {
-                // A package moves whole: a code inside one moves with it,
-                // never alone, so that the codes of a package keep one
-                // owner and one status.
-                if let Some(package) = tx.package_of_code(code.gtin(), code.serial()).await? {
-                    errors.push(item_error(
-                        *n,
-                        &items[*n],
-                        "code_in_package",
-                        "document-code-in-package".to_owned(),
-                        BTreeMap::from([("package".to_owned(), package.as_str().to_owned())]),
-                    ));
-                    continue;
-                }
-                match move_code(
-                    &mut tx,
-                    &doc,
-                    (*n, &items[*n]),
-                    code,
-                    &[operation],
-                    &sender,
-                    None,
-                    false,
-                )
-                .await?
-                {
-                    Ok(_) => touched.push(code.clone()),
-                    Err(e) => errors.push(e),
-                }
-            }
-            for (n, sscc) in &parsed.ssccs {
-                match own_package(&mut tx, &doc, (*n, &items[*n]), sscc, true).await? {
-                    Ok(_) => {
-                        let moved = move_package(
-                            &mut tx,
-                            &doc,
-                            (*n, &items[*n]),
-                            sscc,
-                            &[operation],
-                            &sender,
-                            None,
-                            &mut errors,
-                        )
-                        .await?;
-                        touched.extend(moved.into_iter().map(|(c, _)| c));
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            touched
+            move_listed(
+                &mut tx,
+                &doc,
+                &items,
+                &parsed,
+                &[operation],
+                &sender,
+                None,
+                true,
+                &mut errors,
+            )
+            .await?
         }
     };
     let mut audit = AuditEntry::new("document.check");
@@ -857,42 +885,21 @@ pub async fn settle(
             .ok_or_else(|| anyhow::anyhow!("shipment {id} has no receiver"))?;
         let mut parsed = parse_items(&items);
         let mut errors = std::mem::take(&mut parsed.errors);
-        for (n, code) in in_key_order(&parsed.units) {
-            let refused = move_code(
-                &mut tx,
-                &doc,
-                (*n, &items[*n]),
-                code,
-                &[Operation::Accept],
-                actor,
-                Some(receiver),
-                false,
-            )
-            .await?;
-            match refused {
-                Err(e) => errors.push(e),
-                Ok(_) => moved.push(code.identity()),
-            }
-        }
-        for (n, sscc) in &parsed.ssccs {
-            match own_package(&mut tx, &doc, (*n, &items[*n]), sscc, true).await? {
-                Ok(_) => {
-                    let codes = move_package(
-                        &mut tx,
-                        &doc,
-                        (*n, &items[*n]),
-                        sscc,
-                        &[Operation::Accept],
-                        actor,
-                        Some(receiver),
-                        &mut errors,
-                    )
-                    .await?;
-                    moved.extend(codes.into_iter().map(|(c, _)| c.identity()));
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+        // Codes listed alone were checked to be in no package when shipped,
+        // and a code waiting in a shipment cannot be packed since.
+        let codes = move_listed(
+            &mut tx,
+            &doc,
+            &items,
+            &parsed,
+            &[Operation::Accept],
+            actor,
+            Some(receiver),
+            false,
+            &mut errors,
+        )
+        .await?;
+        moved.extend(codes.iter().map(MarkingCode::identity));
         if !errors.is_empty() {
             tx.rollback().await?;
             errors.sort_by_key(|e| (e.item.is_none(), e.item));

@@ -374,6 +374,20 @@ fn status_key(status: Status) -> String {
     )
 }
 
+/// A code's status with its reason and its text in `lang`, as the code's
+/// history and the inspector's desk show it, e.g.
+/// `{"status": "RETIRED", "reason": "RETAIL", "text": "…"}`.
+pub fn status_json(status: Status, lang: Lang) -> serde_json::Value {
+    let mut v = serde_json::to_value(status).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(o) = &mut v {
+        o.insert(
+            "text".to_owned(),
+            tanba_locales::text(lang, &status_key(status)).into(),
+        );
+    }
+    v
+}
+
 /// Builds the answer in a language.
 fn answer(
     state: &AppState,

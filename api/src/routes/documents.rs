@@ -43,12 +43,12 @@ use tanba_core::lifecycle::{CodeState, Status};
 use tanba_core::{ScannedCode, Sscc};
 use tanba_locales::Lang;
 use time::OffsetDateTime;
-use time::macros::offset;
 
 use crate::auth::{Actor, Caller, Role};
 use crate::documents::worker::{Settled, settle};
 use crate::documents::{self as docs, summary};
 use crate::error::{ApiError, FieldError};
+use crate::fields::today;
 use crate::idempotency::{Idempotency, Stored};
 use crate::ids::DocumentId;
 use crate::lang::RequestLang;
@@ -79,19 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Who may read a document besides its parties.
-const READERS: [Role; 6] = [
-    Role::Manufacturer,
-    Role::Importer,
-    Role::Wholesaler,
-    Role::Retailer,
-    Role::Inspector,
-    Role::Admin,
-];
-
-/// Today in Kazakhstan (UTC+5).
-fn today() -> time::Date {
-    OffsetDateTime::now_utc().to_offset(offset!(+5)).date()
-}
+const READERS: [Role; 6] = Role::TRADE_AND_CONTROL;
 
 fn replayed(first: Stored) -> HttpResponse {
     HttpResponse::build(StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK))
@@ -598,20 +586,6 @@ async fn answer(
     }
 }
 
-/// The status of a code with its reason and its text, e.g.
-/// `{"status": "RETIRED", "reason": "RETAIL", "text": "…"}`.
-fn status_json(status: Status, lang: Lang) -> Value {
-    let key = format!(
-        "scan-status-{}",
-        status.name().to_ascii_lowercase().replace('_', "-")
-    );
-    let mut v = serde_json::to_value(status).unwrap_or(Value::Null);
-    if let Value::Object(o) = &mut v {
-        o.insert("text".to_owned(), tanba_locales::text(lang, &key).into());
-    }
-    v
-}
-
 /// `GET /v1/codes/{code}/history[?format=json|epcis]` — the code's owner,
 /// inspectors. Any other participant gets 404, as for a code not stored.
 #[tracing::instrument(skip_all)]
@@ -713,12 +687,12 @@ async fn history(
             "code": code.identity(),
             "gtin": gtin.as_str(),
             "serial": serial.as_str(),
-            "status": status_json(stored.state.status, lang),
+            "status": crate::routes::codes::status_json(stored.state.status, lang),
             "blocked": stored.state.blocked,
             "events": events.iter().map(|e| json!({
                 "at": e.at,
                 "operation": e.operation,
-                "status": status_json(e.state.status, lang),
+                "status": crate::routes::codes::status_json(e.state.status, lang),
                 "blocked": e.state.blocked,
                 "actor": e.actor,
                 "source": {"kind": e.source_kind, "id": e.source_id},

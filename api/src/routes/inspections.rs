@@ -29,7 +29,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use tanba_core::MarkingCode;
-use tanba_core::lifecycle::{Operation, Status};
+use tanba_core::lifecycle::Operation;
 use tanba_locales::Lang;
 use time::Date;
 use time::macros::{format_description, offset};
@@ -239,20 +239,6 @@ async fn queue(
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
-/// The status of a stored code with its reason, e.g.
-/// `{"status": "RETIRED", "reason": "RETAIL"}`, and its text.
-fn code_status_json(status: Status, lang: Lang) -> Value {
-    let key = format!(
-        "scan-status-{}",
-        status.name().to_ascii_lowercase().replace('_', "-")
-    );
-    let mut v = serde_json::to_value(status).unwrap_or(Value::Null);
-    if let Value::Object(o) = &mut v {
-        o.insert("text".to_owned(), tanba_locales::text(lang, &key).into());
-    }
-    v
-}
-
 /// The code's story beside a report: state, emission, events, scans and
 /// other reports about it. `null` when the report names no code.
 async fn code_story(state: &AppState, report: &Report, lang: Lang) -> anyhow::Result<Value> {
@@ -278,7 +264,7 @@ async fn code_story(state: &AppState, report: &Report, lang: Lang) -> anyhow::Re
         "serial": code.serial().as_str(),
         "stored": stored.is_some(),
         "state": stored.as_ref().map(|s| json!({
-            "status": code_status_json(s.state.status, lang),
+            "status": crate::routes::codes::status_json(s.state.status, lang),
             "blocked": s.state.blocked,
         })),
         "emitted_at": stored.as_ref().map(|s| s.emitted_at * 1000),
@@ -286,7 +272,7 @@ async fn code_story(state: &AppState, report: &Report, lang: Lang) -> anyhow::Re
         "events": events.iter().map(|e| json!({
             "at": e.at,
             "operation": e.operation,
-            "status": code_status_json(e.state.status, lang),
+            "status": crate::routes::codes::status_json(e.state.status, lang),
             "blocked": e.state.blocked,
             "actor": e.actor,
             "source": {"kind": e.source_kind, "id": e.source_id},

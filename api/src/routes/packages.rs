@@ -21,14 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Who may ask about a package: participants (their own only), inspectors
 /// and administrators.
-const READERS: [Role; 6] = [
-    Role::Manufacturer,
-    Role::Importer,
-    Role::Wholesaler,
-    Role::Retailer,
-    Role::Inspector,
-    Role::Admin,
-];
+const READERS: [Role; 6] = Role::TRADE_AND_CONTROL;
 
 /// `GET /v1/packages/{sscc}` — its owner, inspectors, administrators.
 #[tracing::instrument(skip_all)]

@@ -32,11 +32,11 @@ use tanba_core::participant::{Bin, TaxpayerIdError};
 use tanba_core::{Gtin, ParseErrorKind};
 use tanba_locales::Lang;
 use time::Date;
-use time::macros::offset;
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, FieldError, given, unknown_fields};
 use crate::fields::Checker;
+use crate::fields::today;
 use crate::lang::RequestLang;
 use crate::money::{format_tenge, parse_tiyn};
 use crate::reference::{Dictionary, Reference};
@@ -82,14 +82,6 @@ const FIELDS: [&str; 13] = [
     "recommended_price",
     "photo_url",
 ];
-
-/// Today in Kazakhstan (one time zone, UTC+5, since March 2024): a document
-/// issued today, local time, is not "in the future" at 02:00 in Almaty.
-fn today() -> Date {
-    time::OffsetDateTime::now_utc()
-        .to_offset(offset!(+5))
-        .date()
-}
 
 /// Format-logical control of a product card: every problem found, or the
 /// card. `path_gtin` is the GTIN of the URL, for an update; the body's GTIN
