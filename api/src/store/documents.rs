@@ -352,14 +352,36 @@ impl Store {
 
     /// The document's codes in the order they were listed.
     pub async fn document_items(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentItem>> {
-        const SQL: &str =
-            "SELECT code, gtin, serial, price FROM document_items WHERE document = $1 ORDER BY n";
-        type ItemRow = (String, Option<i64>, Option<String>, Option<i64>);
+        Ok(self
+            .document_items_page(id, 0, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect())
+    }
+
+    /// At most `limit` of the document's codes from position `from` on
+    /// (0-based), each with its position, in order: a large document is
+    /// read a page at a time instead of whole.
+    pub async fn document_items_page(
+        &self,
+        id: DocumentId,
+        from: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(i64, DocumentItem)>> {
+        const SQL: &str = "SELECT n, code, gtin, serial, price FROM document_items \
+            WHERE document = $1 AND n >= $2 ORDER BY n LIMIT $3";
+        type ItemRow = (i64, String, Option<i64>, Option<String>, Option<i64>);
         let rows: Vec<ItemRow> = with_pool!(self, p => {
-            sqlx::query_as(SQL).bind(id.to_string()).fetch_all(p).await?
+            sqlx::query_as(SQL)
+                .bind(id.to_string())
+                .bind(from)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
         });
         rows.into_iter()
-            .map(|(code, gtin, serial, price)| {
+            .map(|(n, code, gtin, serial, price)| {
                 let key = match (gtin, serial) {
                     (Some(g), Some(s)) => {
                         let c = code_of(g, &s)?;
@@ -367,9 +389,17 @@ impl Store {
                     }
                     _ => None,
                 };
-                Ok(DocumentItem { code, key, price })
+                Ok((n, DocumentItem { code, key, price }))
             })
             .collect()
+    }
+
+    /// How many codes the document lists.
+    pub async fn document_item_count(&self, id: DocumentId) -> anyhow::Result<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM document_items WHERE document = $1";
+        Ok(with_pool!(self, p => {
+            sqlx::query_scalar(SQL).bind(id.to_string()).fetch_one(p).await?
+        }))
     }
 
     /// The document's errors in the order they were found.
