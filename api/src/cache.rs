@@ -368,6 +368,27 @@ impl CardCache {
         }
     }
 
+    /// [`Self::invalidate`] for many codes: on Redis, one `DEL` per
+    /// thousand keys rather than a round trip per code.
+    pub async fn invalidate_many(&self, identities: &[String]) {
+        match &self.backend {
+            Backend::Memory(memory) => {
+                for identity in identities {
+                    memory.codes.invalidate(identity).await;
+                }
+            }
+            Backend::Redis(redis) => {
+                for chunk in identities.chunks(1000) {
+                    let keys: Vec<String> = chunk
+                        .iter()
+                        .map(|identity| redis.link.key(CODE_KEY, identity))
+                        .collect();
+                    redis.delete_many(keys).await;
+                }
+            }
+        }
+    }
+
     /// Forgets the product card of `gtin`: call after every committed
     /// creation or change of a product, so the next scan shows it.
     pub async fn invalidate_product(&self, gtin: &Gtin) {
@@ -547,6 +568,18 @@ impl RedisCards {
                 c.set_ex::<_, _, ()>(key, text, ttl.as_secs()).await
             })
             .await;
+    }
+
+    async fn delete_many(&self, keys: Vec<String>) {
+        let deleted = self
+            .link
+            .run("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
+            .await;
+        if deleted.is_none() {
+            tracing::warn!(
+                "redis is unavailable: cached entries may outlive their change for up to cache_ttl_secs"
+            );
+        }
     }
 
     async fn delete(&self, key: String) {

@@ -18,6 +18,7 @@
 //! restart. Redoing is safe: the apply is one transaction, so a document is
 //! either wholly applied (and no longer `IN_PROGRESS`) or not at all.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use tanba_core::document::{
     AggregationError, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError,
     check_aggregation, document_step,
 };
-use tanba_core::lifecycle::{CodeState, Operation};
+use tanba_core::lifecycle::{CodeState, Operation, transition};
 use tanba_core::{MarkingCode, ScannedCode, Sscc};
 use tokio::sync::Notify;
 
@@ -36,7 +37,8 @@ use crate::cache::CardCache;
 use crate::idempotency::Idempotency;
 use crate::ids::{DocumentId, ParticipantId};
 use crate::store::{
-    AuditEntry, Document, DocumentError, DocumentItem, EventSource, Outcome, Package, Store, Tx,
+    AuditEntry, Document, DocumentError, DocumentItem, EventSource, Move, Outcome, Package, Store,
+    Tx,
 };
 
 /// How often the worker looks for documents without being woken.
@@ -107,18 +109,33 @@ struct Parsed {
     errors: Vec<DocumentError>,
 }
 
-impl Parsed {
-    /// Refuses every SSCC listed, for kinds that move unit codes only.
-    fn refuse_ssccs(&mut self, items: &[DocumentItem]) {
-        for (n, _) in self.ssccs.drain(..) {
-            self.errors.push(item_error(
-                n,
-                &items[n],
-                "code_not_a_unit",
-                "document-code-not-a-unit".to_owned(),
-                BTreeMap::new(),
-            ));
-        }
+/// A code that does not parse, at position `n`.
+fn malformed(n: usize, item: &DocumentItem, e: &tanba_core::ParseError) -> DocumentError {
+    let mut args: BTreeMap<String, String> = e
+        .args()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    args.insert("parse_error".to_owned(), e.kind.code().to_owned());
+    item_error(n, item, "code_malformed", e.kind.message_key(), args)
+}
+
+/// A code at position `n` listed before, at `first`.
+fn duplicate(n: usize, item: &DocumentItem, first: usize) -> DocumentError {
+    item_error(
+        n,
+        item,
+        "code_duplicate",
+        "document-code-duplicate".to_owned(),
+        BTreeMap::from([("first".to_owned(), (first + 1).to_string())]),
+    )
+}
+
+/// What makes two listings the same code or package, in any scanner form.
+fn identity_of(scanned: &ScannedCode) -> String {
+    match scanned {
+        ScannedCode::Unit(code) => code.identity(),
+        ScannedCode::Sscc(sscc) => sscc.element_string(),
     }
 }
 
@@ -134,34 +151,13 @@ fn parse_items(items: &[DocumentItem]) -> Parsed {
         let scanned = match super::scan(&item.code) {
             Ok(scanned) => scanned,
             Err(e) => {
-                let mut args: BTreeMap<String, String> = e
-                    .args()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect();
-                args.insert("parse_error".to_owned(), e.kind.code().to_owned());
-                parsed.errors.push(item_error(
-                    n,
-                    item,
-                    "code_malformed",
-                    e.kind.message_key(),
-                    args,
-                ));
+                parsed.errors.push(malformed(n, item, &e));
                 continue;
             }
         };
-        let identity = match &scanned {
-            ScannedCode::Unit(code) => code.identity(),
-            ScannedCode::Sscc(sscc) => sscc.element_string(),
-        };
+        let identity = identity_of(&scanned);
         if let Some(&at) = first.get(&identity) {
-            parsed.errors.push(item_error(
-                n,
-                item,
-                "code_duplicate",
-                "document-code-duplicate".to_owned(),
-                BTreeMap::from([("first".to_owned(), (at + 1).to_string())]),
-            ));
+            parsed.errors.push(duplicate(n, item, at));
             continue;
         }
         first.insert(identity, n);
@@ -358,71 +354,264 @@ async fn move_package(
     Ok(moved)
 }
 
-/// Moves every code a document lists by `operations`: the unit codes
-/// listed alone (in key order) and everything inside each package listed,
-/// each package as a whole. With `alone_only`, a unit code that sits in a
-/// package is refused (a package moves whole, never a code out of it).
-/// The codes moved; every refusal goes to `errors`.
-#[allow(clippy::too_many_arguments)]
-async fn move_listed(
-    tx: &mut Tx,
-    doc: &Document,
-    items: &[DocumentItem],
-    parsed: &Parsed,
-    operations: &[Operation],
-    actor: &str,
+/// How many codes are read, checked and written per statement, and how
+/// many of a document's items are read at a time.
+const CHUNK: usize = 10_000;
+
+/// What a document does to each code it lists.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    operations: &'a [Operation],
+    /// The owner every code and package moved passes to (acceptance).
     new_owner: Option<ParticipantId>,
+    /// A code listed alone must sit in no package: a package moves whole,
+    /// never a code out of it.
     alone_only: bool,
-    errors: &mut Vec<DocumentError>,
-) -> anyhow::Result<Vec<MarkingCode>> {
-    let mut moved = Vec::new();
-    for (n, code) in in_key_order(&parsed.units) {
-        if alone_only && let Some(package) = tx.package_of_code(code.gtin(), code.serial()).await? {
-            errors.push(item_error(
-                *n,
-                &items[*n],
-                "code_in_package",
-                "document-code-in-package".to_owned(),
-                BTreeMap::from([("package".to_owned(), package.as_str().to_owned())]),
-            ));
-            continue;
-        }
-        match move_code(
-            tx,
-            doc,
-            (*n, &items[*n]),
-            code,
-            operations,
-            actor,
-            new_owner,
-            false,
-        )
-        .await?
-        {
-            Ok(_) => moved.push(code.clone()),
-            Err(e) => errors.push(e),
-        }
+    /// Refuse SSCCs (an application lists unit codes only).
+    units_only: bool,
+    /// Write what passes and drop the refusals (the record of a cancelled
+    /// shipment, which changes nothing).
+    lenient: bool,
+}
+
+/// One code to move: the page item that listed it (itself, or the package
+/// it is inside) and whether it is inside a listed package.
+struct Target {
+    at: usize,
+    code: MarkingCode,
+    key: (i64, String),
+    inside: bool,
+}
+
+/// A document's codes moved a page of items at a time, in one transaction:
+/// each page's codes are read in one statement per [`CHUNK`], every step is
+/// run through `lifecycle::transition` here, and the outcome is written in
+/// two statements per chunk ([`Tx::write_moves`]). Once an error is found,
+/// nothing more is written (the transaction will roll back) but every code
+/// is still checked, so every error is listed.
+struct Moving<'a> {
+    doc: &'a Document,
+    plan: Plan<'a>,
+    actor: &'a str,
+    source: EventSource,
+    /// Each code or SSCC listed so far, by a 128-bit digest of its identity,
+    /// with its position: a million fit in some 40 MB.
+    seen: HashMap<u128, usize>,
+    errors: Vec<DocumentError>,
+    /// The identities of the codes written, whose cards to invalidate.
+    touched: Vec<String>,
+}
+
+/// Moves every code a document lists by `plan` (see [`Moving`]): the unit
+/// codes listed alone and everything inside each package listed, each
+/// package as a whole. Returns the codes written and every refusal.
+async fn move_document(
+    tx: &mut Tx,
+    store: &Store,
+    doc: &Document,
+    plan: Plan<'_>,
+    actor: &str,
+) -> anyhow::Result<(Vec<String>, Vec<DocumentError>)> {
+    let mut moving = Moving {
+        doc,
+        plan,
+        actor,
+        source: EventSource::document(doc.id.to_string()),
+        seen: HashMap::new(),
+        errors: Vec::new(),
+        touched: Vec::new(),
+    };
+    let mut from = 0;
+    loop {
+        let page = store
+            .document_items_page(doc.id, from, i64::try_from(CHUNK)?)
+            .await?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        from = last + 1;
+        moving.page(tx, &page).await?;
     }
-    for (n, sscc) in &parsed.ssccs {
-        match own_package(tx, doc, (*n, &items[*n]), sscc, true).await? {
-            Ok(_) => {
-                let inside = move_package(
-                    tx,
-                    doc,
-                    (*n, &items[*n]),
-                    sscc,
-                    operations,
-                    actor,
-                    new_owner,
-                    errors,
-                )
-                .await?;
-                moved.extend(inside.into_iter().map(|(c, _)| c));
+    Ok((moving.touched, moving.errors))
+}
+
+fn digest(identity: &str) -> u128 {
+    use sha2::{Digest as _, Sha256};
+    let hash = Sha256::digest(identity.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
+}
+
+impl Moving<'_> {
+    async fn page(&mut self, tx: &mut Tx, page: &[(i64, DocumentItem)]) -> anyhow::Result<()> {
+        let mut targets: Vec<Target> = Vec::new();
+        for (at, (n, item)) in page.iter().enumerate() {
+            let n = usize::try_from(*n)?;
+            let scanned = match super::scan(&item.code) {
+                Ok(scanned) => scanned,
+                Err(e) => {
+                    self.errors.push(malformed(n, item, &e));
+                    continue;
+                }
+            };
+            match self.seen.entry(digest(&identity_of(&scanned))) {
+                Entry::Occupied(first) => {
+                    self.errors.push(duplicate(n, item, *first.get()));
+                    continue;
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(n);
+                }
             }
-            Err(e) => errors.push(e),
+            let sscc = match scanned {
+                ScannedCode::Unit(code) => {
+                    targets.push(Target {
+                        at,
+                        key: key_of(&code)?,
+                        code,
+                        inside: false,
+                    });
+                    continue;
+                }
+                ScannedCode::Sscc(sscc) => sscc,
+            };
+            if self.plan.units_only {
+                self.errors.push(item_error(
+                    n,
+                    item,
+                    "code_not_a_unit",
+                    "document-code-not-a-unit".to_owned(),
+                    BTreeMap::new(),
+                ));
+                continue;
+            }
+            if let Err(e) = own_package(tx, self.doc, (n, item), &sscc, true).await? {
+                self.errors.push(e);
+                continue;
+            }
+            let (codes, packages) = tx.package_contents(&sscc).await?;
+            for code in codes {
+                targets.push(Target {
+                    at,
+                    key: key_of(&code)?,
+                    code,
+                    inside: true,
+                });
+            }
+            if let Some(owner) = self.plan.new_owner {
+                for p in &packages {
+                    tx.set_package_owner(p, owner).await?;
+                }
+            }
         }
+        // Rows are locked in key order (see `lock_codes`).
+        targets.sort_by(|a, b| a.key.cmp(&b.key));
+        for chunk in targets.chunks(CHUNK) {
+            self.chunk(tx, page, chunk).await?;
+        }
+        Ok(())
     }
-    Ok(moved)
+
+    /// Checks one chunk of codes in one read and, while nothing has been
+    /// refused (or when lenient), writes it.
+    async fn chunk(
+        &mut self,
+        tx: &mut Tx,
+        page: &[(i64, DocumentItem)],
+        targets: &[Target],
+    ) -> anyhow::Result<()> {
+        let keys: Vec<(i64, String)> = targets.iter().map(|t| t.key.clone()).collect();
+        let rows = tx.lock_codes(&keys, self.doc.id).await?;
+        let mut moves = Vec::with_capacity(targets.len());
+        let mut identities = Vec::with_capacity(targets.len());
+        for (t, row) in targets.iter().zip(rows) {
+            let (n, item) = &page[t.at];
+            let n = usize::try_from(*n)?;
+            let refuse = |error: &str, message: &str, mut args: BTreeMap<String, String>| {
+                if t.inside {
+                    args.insert("unit".to_owned(), t.code.human_readable());
+                }
+                item_error(n, item, error, message.to_owned(), args)
+            };
+            let Some(row) = row else {
+                self.errors.push(refuse(
+                    "code_not_found",
+                    "document-code-not-found",
+                    BTreeMap::new(),
+                ));
+                continue;
+            };
+            if self.plan.alone_only
+                && !t.inside
+                && let Some(package) = &row.package
+            {
+                self.errors.push(refuse(
+                    "code_in_package",
+                    "document-code-in-package",
+                    BTreeMap::from([("package".to_owned(), package.clone())]),
+                ));
+                continue;
+            }
+            if row.owner != self.doc.sender {
+                self.errors.push(refuse(
+                    "code_not_owned",
+                    "document-code-not-owned",
+                    BTreeMap::new(),
+                ));
+                continue;
+            }
+            if let Some(other) = row.pending {
+                self.errors.push(refuse(
+                    "code_in_pending_shipment",
+                    "document-code-in-pending-shipment",
+                    BTreeMap::from([("document".to_owned(), other.to_string())]),
+                ));
+                continue;
+            }
+            let mut state = row.state;
+            let mut steps = Vec::with_capacity(self.plan.operations.len());
+            let mut refused = None;
+            for &operation in self.plan.operations {
+                match transition(state, operation) {
+                    Ok(next) => {
+                        state = next;
+                        steps.push((operation, next));
+                    }
+                    Err(e) => {
+                        refused = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = refused {
+                let key = format!("lifecycle-{}", e.code().replace('_', "-"));
+                self.errors.push(refuse(e.code(), &key, BTreeMap::new()));
+                continue;
+            }
+            moves.push(Move {
+                gtin: t.key.0,
+                serial: t.key.1.clone(),
+                steps,
+                changed: state != row.state,
+            });
+            identities.push(t.code.identity());
+        }
+        if self.plan.lenient || self.errors.is_empty() {
+            tx.write_moves(&moves, self.plan.new_owner, &self.source, Some(self.actor))
+                .await?;
+            self.touched.append(&mut identities);
+        }
+        Ok(())
+    }
+}
+
+/// The key a code's row is stored and locked by.
+fn key_of(code: &MarkingCode) -> anyhow::Result<(i64, String)> {
+    Ok((
+        code.gtin().as_str().parse()?,
+        code.serial().as_str().to_owned(),
+    ))
 }
 
 /// Checks and applies one document `IN_PROGRESS` (see the module docs).
@@ -435,9 +624,7 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
     if doc.status != DocumentStatus::InProgress {
         return Ok(());
     }
-    let items = store.document_items(id).await?;
     let operation = action_of(doc.kind, &doc.fields)?.operation();
-    let mut parsed = parse_items(&items);
     let sender = doc.sender.to_string();
 
     let mut tx = store.begin().await?;
@@ -445,42 +632,40 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         Some(d) if d.status == DocumentStatus::InProgress => {}
         _ => return tx.rollback().await,
     }
-    let mut errors = std::mem::take(&mut parsed.errors);
-    let touched = match doc.kind {
-        DocumentKind::Aggregation => {
-            aggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
-        }
-        DocumentKind::Disaggregation => {
-            for (n, _) in &parsed.units {
-                errors.push(item_error(
-                    *n,
-                    &items[*n],
-                    "code_not_a_package",
-                    "document-code-not-a-package".to_owned(),
-                    BTreeMap::new(),
-                ));
-            }
-            disaggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
+    let (touched, mut errors) = match doc.kind {
+        // Packing and unpacking read the whole document: their checks look
+        // across packages (cycles, one status per package).
+        DocumentKind::Aggregation | DocumentKind::Disaggregation => {
+            let items = store.document_items(id).await?;
+            let mut parsed = parse_items(&items);
+            let mut errors = std::mem::take(&mut parsed.errors);
+            let touched = if doc.kind == DocumentKind::Aggregation {
+                aggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
+            } else {
+                for (n, _) in &parsed.units {
+                    errors.push(item_error(
+                        *n,
+                        &items[*n],
+                        "code_not_a_package",
+                        "document-code-not-a-package".to_owned(),
+                        BTreeMap::new(),
+                    ));
+                }
+                disaggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
+            };
+            (touched.iter().map(MarkingCode::identity).collect(), errors)
         }
         kind => {
             // Nothing emitted is ever packed (packing needs an applied
             // code), so an application lists unit codes only.
-            if kind == DocumentKind::Application {
-                parsed.refuse_ssccs(&items);
-                errors.append(&mut parsed.errors);
-            }
-            move_listed(
-                &mut tx,
-                &doc,
-                &items,
-                &parsed,
-                &[operation],
-                &sender,
-                None,
-                true,
-                &mut errors,
-            )
-            .await?
+            let plan = Plan {
+                operations: &[operation],
+                new_owner: None,
+                alone_only: true,
+                units_only: kind == DocumentKind::Application,
+                lenient: false,
+            };
+            move_document(&mut tx, store, &doc, plan, &sender).await?
         }
     };
     let mut audit = AuditEntry::new("document.check");
@@ -496,9 +681,7 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         tx.commit().await?;
         // After the commit, never before: a scan in between reloads the
         // committed state.
-        for code in &touched {
-            cards.invalidate(&code.identity()).await;
-        }
+        cards.invalidate_many(&touched).await;
         tracing::info!(document = %id, status = next.as_str(), codes = touched.len(), "document applied");
         return Ok(());
     }
@@ -817,39 +1000,6 @@ pub enum Settled {
     Gone,
 }
 
-/// A shipment rejected or cancelled: nothing moves, but every code of it,
-/// those inside its packages too, gets a `cancel_shipment` event with the
-/// document, so its history does not end at `ship`. Returns how many.
-async fn record_cancelled(
-    tx: &mut Tx,
-    id: DocumentId,
-    items: &[DocumentItem],
-    actor: &str,
-) -> anyhow::Result<usize> {
-    let parsed = parse_items(items);
-    let mut codes: Vec<MarkingCode> = parsed.units.into_iter().map(|(_, c)| c).collect();
-    for (_, sscc) in &parsed.ssccs {
-        codes.extend(tx.package_contents(sscc).await?.0);
-    }
-    codes.sort_by(|a, b| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
-    codes.dedup_by(|a, b| a.identity() == b.identity());
-    let source = EventSource::document(id.to_string());
-    for code in &codes {
-        // The lifecycle refuses the record for a written-off code only, and
-        // none can be in a shipment; a refusal would change nothing anyway.
-        let _ = tx
-            .apply_operations(
-                code.gtin(),
-                code.serial(),
-                &[Operation::CancelShipment],
-                &source,
-                Some(actor),
-            )
-            .await?;
-    }
-    Ok(codes.len())
-}
-
 /// The buyer accepts or rejects a shipment, or the seller cancels it: the
 /// document's step through `document_step`, and for an acceptance every
 /// code's `Accept` step through the lifecycle and its new owner, all in one
@@ -865,7 +1015,6 @@ pub async fn settle(
     mut audit: AuditEntry,
     idem: &Idempotency,
 ) -> anyhow::Result<Settled> {
-    let items = store.document_items(id).await?;
     let mut tx = store.begin().await?;
     let Some(doc) = tx.document_for_update(id).await? else {
         tx.rollback().await?;
@@ -878,28 +1027,33 @@ pub async fn settle(
             return Ok(Settled::Step(e));
         }
     };
-    let mut moved = Vec::new();
+    // Acceptance moves every code to the buyer; a rejection or a
+    // cancellation moves nothing but records `cancel_shipment` in each
+    // code's history, so it does not end at `ship` (a refusal there would
+    // change nothing, so it is dropped).
+    let receiver = doc
+        .receiver
+        .ok_or_else(|| anyhow::anyhow!("shipment {id} has no receiver"))?;
+    let plan = match step {
+        DocumentStep::Accept => Plan {
+            operations: &[Operation::Accept],
+            new_owner: Some(receiver),
+            alone_only: false,
+            units_only: false,
+            lenient: false,
+        },
+        _ => Plan {
+            operations: &[Operation::CancelShipment],
+            new_owner: None,
+            alone_only: false,
+            units_only: false,
+            lenient: true,
+        },
+    };
+    // Codes listed alone were checked to be in no package when shipped,
+    // and a code waiting in a shipment cannot be packed since.
+    let (moved, mut errors) = move_document(&mut tx, store, &doc, plan, actor).await?;
     if step == DocumentStep::Accept {
-        let receiver = doc
-            .receiver
-            .ok_or_else(|| anyhow::anyhow!("shipment {id} has no receiver"))?;
-        let mut parsed = parse_items(&items);
-        let mut errors = std::mem::take(&mut parsed.errors);
-        // Codes listed alone were checked to be in no package when shipped,
-        // and a code waiting in a shipment cannot be packed since.
-        let codes = move_listed(
-            &mut tx,
-            &doc,
-            &items,
-            &parsed,
-            &[Operation::Accept],
-            actor,
-            Some(receiver),
-            false,
-            &mut errors,
-        )
-        .await?;
-        moved.extend(codes.iter().map(MarkingCode::identity));
         if !errors.is_empty() {
             tx.rollback().await?;
             errors.sort_by_key(|e| (e.item.is_none(), e.item));
@@ -913,10 +1067,7 @@ pub async fn settle(
         }
         tx.set_document_errors(id, &[]).await?;
     }
-    let mut recorded = moved.len();
-    if matches!(step, DocumentStep::Reject | DocumentStep::Cancel) {
-        recorded = record_cancelled(&mut tx, id, &items, actor).await?;
-    }
+    let recorded = moved.len();
     tx.set_document_status(id, next).await?;
     audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": recorded});
     tx.audit(audit).await?;
@@ -930,8 +1081,8 @@ pub async fn settle(
         return Ok(Settled::Raced);
     }
     tx.commit().await?;
-    for identity in &moved {
-        cards.invalidate(identity).await;
+    if step == DocumentStep::Accept {
+        cards.invalidate_many(&moved).await;
     }
     Ok(Settled::Moved(doc, answer))
 }

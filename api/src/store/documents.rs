@@ -88,6 +88,9 @@ pub struct DocumentEvent {
     pub actor: Option<String>,
 }
 
+/// How many of a document's codes are stored per statement.
+const ITEM_CHUNK: usize = 10_000;
+
 fn now_ms() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
@@ -142,8 +145,6 @@ impl Tx {
         const DOC: &str = "INSERT INTO documents \
             (id, kind, status, sender, receiver, body, body_digest, signature, signer, fields, created_at, updated_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
-        const ITEM: &str = "INSERT INTO document_items (document, n, code, gtin, serial, price, sscc) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let now = now_ms();
         let doc = Document {
             id: DocumentId::new(),
@@ -176,30 +177,20 @@ impl Tx {
                 .await
                 .map(|_| ())?
         });
-        for (n, item) in new.items.iter().enumerate() {
-            let (gtin, serial) = match &item.key {
-                Some((g, s)) => (Some(gtin_number(g)?), Some(s.as_str())),
-                None => (None, None),
-            };
-            // An SSCC listed (a package in a shipment) is kept by its 18
-            // digits, so a code inside it is found in a waiting shipment.
-            let sscc = match (&item.key, crate::documents::scan(&item.code)) {
-                (None, Ok(ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
-                _ => None,
-            };
-            with_tx!(self, c => {
-                sqlx::query(ITEM)
-                    .bind(&id)
-                    .bind(i64::try_from(n)?)
-                    .bind(&item.code)
-                    .bind(gtin)
-                    .bind(serial)
-                    .bind(item.price)
-                    .bind(sscc.as_deref())
-                    .execute(&mut *c)
-                    .await
-                    .map(|_| ())?
-            });
+        // An SSCC listed (a package in a shipment) is kept by its 18
+        // digits, so a code inside it is found in a waiting shipment.
+        for (c, chunk) in new.items.chunks(ITEM_CHUNK).enumerate() {
+            let rows: Vec<(&DocumentItem, Option<String>)> = chunk
+                .iter()
+                .map(|item| {
+                    let sscc = match (&item.key, crate::documents::scan(&item.code)) {
+                        (None, Ok(ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
+                        _ => None,
+                    };
+                    (item, sscc)
+                })
+                .collect();
+            self.insert_items(&id, c * ITEM_CHUNK, &rows).await?;
         }
         Ok(doc)
     }

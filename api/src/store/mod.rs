@@ -75,6 +75,7 @@ macro_rules! with_tx {
 }
 
 mod audit;
+mod batch;
 mod codes;
 mod documents;
 mod idempotency;
@@ -89,6 +90,7 @@ mod scans;
 mod sessions;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
+pub use batch::{CodeRow, Move};
 pub use codes::{status_columns, status_from_columns};
 pub use documents::{Document, DocumentError, DocumentEvent, DocumentItem, NewDocument};
 pub use orders::{ChunkOutcome, Order, OrderStatus};

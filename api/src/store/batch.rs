@@ -1,0 +1,318 @@
+//! Set-based reads and writes of many codes at once, for documents that
+//! list up to a million of them: one statement per chunk of codes instead
+//! of several per code.
+//!
+//! Each engine gets the chunk as one parameter: PostgreSQL as arrays through
+//! `unnest`, SQLite as a JSON array through `json_each` (it has no arrays).
+//! The lifecycle is not run here: the caller reads the rows
+//! ([`Tx::lock_codes`]), runs every step through
+//! `tanba_core::lifecycle::transition`, and writes the outcome
+//! ([`Tx::write_moves`]) in the same transaction.
+
+use serde_json::json;
+use tanba_core::lifecycle::{CodeState, Operation};
+use time::OffsetDateTime;
+
+use super::codes::{status_columns, status_from_columns};
+use super::scan::{EventSource, operation_name};
+use super::{Tx, documents::DocumentItem};
+use crate::ids::{DocumentId, ParticipantId};
+
+/// A code's row as a document's check needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRow {
+    pub owner: ParticipantId,
+    pub state: CodeState,
+    /// The SSCC of the package it sits in.
+    pub package: Option<String>,
+    /// Another shipment that holds it while waiting for its buyer.
+    pub pending: Option<DocumentId>,
+}
+
+/// One code's steps, to be written: the state after each operation. The
+/// row is updated to the last state when `changed` (a shipment's `ship`
+/// changes nothing but the history).
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub gtin: i64,
+    pub serial: String,
+    pub steps: Vec<(Operation, CodeState)>,
+    pub changed: bool,
+}
+
+type RowTuple = (
+    i64,
+    uuid::Uuid,
+    i16,
+    Option<i16>,
+    bool,
+    Option<String>,
+    Option<String>,
+);
+
+fn now_ms() -> anyhow::Result<i64> {
+    Ok(i64::try_from(
+        OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
+    )?)
+}
+
+impl Tx {
+    /// The rows of `keys` (GTIN as a number, serial), in one statement,
+    /// locked until the transaction ends (on PostgreSQL; SQLite's write
+    /// transaction holds the database). The answer is aligned with `keys`:
+    /// `None` where a code is not stored. Pass the keys in key order, so two
+    /// transactions over the same codes wait for each other rather than
+    /// deadlock. `except`: the document being checked, whose own listing
+    /// is not a hold.
+    pub async fn lock_codes(
+        &mut self,
+        keys: &[(i64, String)],
+        except: DocumentId,
+    ) -> anyhow::Result<Vec<Option<CodeRow>>> {
+        const PENDING: &str = "(SELECT d.id FROM document_items di JOIN documents d ON d.id = di.document \
+            WHERE di.gtin = c.gtin AND di.serial = c.serial AND d.status = 'WAIT_ACCEPTANCE' \
+            AND d.id <> $2 LIMIT 1)";
+        let rows: Vec<RowTuple> = match self {
+            Tx::Postgres(t) => {
+                let sql = format!(
+                    "SELECT u.i - 1, c.owner, c.status, c.reason, c.blocked, pc.package, {PENDING} \
+                     FROM unnest($1::int8[], $3::text[]) WITH ORDINALITY AS u(gtin, serial, i) \
+                     JOIN codes c ON c.gtin = u.gtin AND c.serial = u.serial \
+                     LEFT JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+                     ORDER BY u.i FOR UPDATE OF c"
+                );
+                let gtins: Vec<i64> = keys.iter().map(|(g, _)| *g).collect();
+                let serials: Vec<&str> = keys.iter().map(|(_, s)| s.as_str()).collect();
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(gtins)
+                    .bind(except.to_string())
+                    .bind(serials)
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+            Tx::Sqlite(t) => {
+                let sql = format!(
+                    "SELECT j.key, c.owner, c.status, c.reason, c.blocked, pc.package, {PENDING} \
+                     FROM json_each($1) j \
+                     JOIN codes c ON c.gtin = json_extract(j.value, '$[0]') \
+                        AND c.serial = json_extract(j.value, '$[1]') \
+                     LEFT JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial"
+                );
+                let list: Vec<serde_json::Value> =
+                    keys.iter().map(|(g, s)| json!([g, s])).collect();
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(serde_json::Value::Array(list).to_string())
+                    .bind(except.to_string())
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+        };
+        let mut out: Vec<Option<CodeRow>> = vec![None; keys.len()];
+        for (i, owner, status, reason, blocked, package, pending) in rows {
+            let slot = out
+                .get_mut(usize::try_from(i)?)
+                .ok_or_else(|| anyhow::anyhow!("row {i} of {} keys", keys.len()))?;
+            *slot = Some(CodeRow {
+                owner: owner.to_string().parse()?,
+                state: CodeState {
+                    status: status_from_columns(status, reason)?,
+                    blocked,
+                },
+                package,
+                pending: pending.map(|p| p.parse()).transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes `moves` in two statements: each changed row gets its last
+    /// state (and `new_owner`, when given, for every move), and every step
+    /// becomes an event in the code's history, caused by `source`.
+    pub async fn write_moves(
+        &mut self,
+        moves: &[Move],
+        new_owner: Option<ParticipantId>,
+        source: &EventSource,
+        actor: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let at = now_ms()?;
+        let owner = new_owner.map(|o| o.as_uuid());
+        // Rows: (gtin, serial, status, reason, blocked) of those to update.
+        let rows: Vec<(i64, &str, i16, Option<i16>, bool)> = moves
+            .iter()
+            .filter(|m| m.changed || new_owner.is_some())
+            .filter_map(|m| {
+                let (_, last) = m.steps.last()?;
+                let (status, reason) = status_columns(last.status);
+                Some((m.gtin, m.serial.as_str(), status, reason, last.blocked))
+            })
+            .collect();
+        // Events: (gtin, serial, operation, status, reason, blocked).
+        let events: Vec<(i64, &str, &str, i16, Option<i16>, bool)> = moves
+            .iter()
+            .flat_map(|m| {
+                m.steps.iter().map(|(op, after)| {
+                    let (status, reason) = status_columns(after.status);
+                    (
+                        m.gtin,
+                        m.serial.as_str(),
+                        operation_name(*op),
+                        status,
+                        reason,
+                        after.blocked,
+                    )
+                })
+            })
+            .collect();
+        match self {
+            Tx::Postgres(t) => {
+                if !rows.is_empty() {
+                    const UPDATE: &str = "UPDATE codes c SET status = u.status, reason = u.reason, \
+                        blocked = u.blocked, owner = COALESCE($6::uuid, c.owner) \
+                        FROM unnest($1::int8[], $2::text[], $3::int2[], $4::int2[], $5::bool[]) \
+                          AS u(gtin, serial, status, reason, blocked) \
+                        WHERE c.gtin = u.gtin AND c.serial = u.serial";
+                    sqlx::query(UPDATE)
+                        .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+                        .bind(rows.iter().map(|r| r.4).collect::<Vec<_>>())
+                        .bind(owner)
+                        .execute(&mut **t)
+                        .await?;
+                }
+                const EVENTS: &str = "INSERT INTO code_events \
+                    (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+                    SELECT u.gtin, u.serial, $7, u.operation, u.status, u.reason, u.blocked, $8, $9, $10 \
+                    FROM unnest($1::int8[], $2::text[], $3::text[], $4::int2[], $5::int2[], $6::bool[]) \
+                      AS u(gtin, serial, operation, status, reason, blocked)";
+                sqlx::query(EVENTS)
+                    .bind(events.iter().map(|e| e.0).collect::<Vec<_>>())
+                    .bind(events.iter().map(|e| e.1).collect::<Vec<_>>())
+                    .bind(events.iter().map(|e| e.2).collect::<Vec<_>>())
+                    .bind(events.iter().map(|e| e.3).collect::<Vec<_>>())
+                    .bind(events.iter().map(|e| e.4).collect::<Vec<_>>())
+                    .bind(events.iter().map(|e| e.5).collect::<Vec<_>>())
+                    .bind(at)
+                    .bind(actor)
+                    .bind(source.kind.as_str())
+                    .bind(source.id.as_deref())
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Sqlite(t) => {
+                if !rows.is_empty() {
+                    const UPDATE: &str = "UPDATE codes SET status = json_extract(j.value, '$[2]'), \
+                        reason = json_extract(j.value, '$[3]'), blocked = json_extract(j.value, '$[4]'), \
+                        owner = COALESCE($2, owner) \
+                        FROM json_each($1) j \
+                        WHERE codes.gtin = json_extract(j.value, '$[0]') \
+                          AND codes.serial = json_extract(j.value, '$[1]')";
+                    let list: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|(g, s, st, r, b)| json!([g, s, st, r, b]))
+                        .collect();
+                    sqlx::query(UPDATE)
+                        .bind(serde_json::Value::Array(list).to_string())
+                        .bind(owner)
+                        .execute(&mut **t)
+                        .await?;
+                }
+                const EVENTS: &str = "INSERT INTO code_events \
+                    (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+                    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2, \
+                      json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), \
+                      json_extract(value, '$[5]'), $3, $4, $5 \
+                    FROM json_each($1) ORDER BY key";
+                let list: Vec<serde_json::Value> = events
+                    .iter()
+                    .map(|(g, s, op, st, r, b)| json!([g, s, op, st, r, b]))
+                    .collect();
+                sqlx::query(EVENTS)
+                    .bind(serde_json::Value::Array(list).to_string())
+                    .bind(at)
+                    .bind(actor)
+                    .bind(source.kind.as_str())
+                    .bind(source.id.as_deref())
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a document's codes from position `from` on, in one statement.
+    pub(super) async fn insert_items(
+        &mut self,
+        document: &str,
+        from: usize,
+        items: &[(&DocumentItem, Option<String>)],
+    ) -> anyhow::Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut n = Vec::with_capacity(items.len());
+        let mut gtin = Vec::with_capacity(items.len());
+        let mut serial = Vec::with_capacity(items.len());
+        for (i, (item, _)) in items.iter().enumerate() {
+            n.push(i64::try_from(from + i)?);
+            match &item.key {
+                Some((g, s)) => {
+                    gtin.push(Some(super::codes::gtin_number(g)?));
+                    serial.push(Some(s.as_str()));
+                }
+                None => {
+                    gtin.push(None);
+                    serial.push(None);
+                }
+            }
+        }
+        match self {
+            Tx::Postgres(t) => {
+                const SQL: &str = "INSERT INTO document_items (document, n, code, gtin, serial, price, sscc) \
+                    SELECT $1, u.n, u.code, u.gtin, u.serial, u.price, u.sscc \
+                    FROM unnest($2::int8[], $3::text[], $4::int8[], $5::text[], $6::int8[], $7::text[]) \
+                      AS u(n, code, gtin, serial, price, sscc)";
+                sqlx::query(SQL)
+                    .bind(document)
+                    .bind(n)
+                    .bind(
+                        items
+                            .iter()
+                            .map(|(i, _)| i.code.as_str())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(gtin)
+                    .bind(serial)
+                    .bind(items.iter().map(|(i, _)| i.price).collect::<Vec<_>>())
+                    .bind(items.iter().map(|(_, s)| s.as_deref()).collect::<Vec<_>>())
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Sqlite(t) => {
+                const SQL: &str = "INSERT INTO document_items (document, n, code, gtin, serial, price, sscc) \
+                    SELECT $1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                      json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+                      json_extract(value, '$[4]'), json_extract(value, '$[5]') \
+                    FROM json_each($2)";
+                let list: Vec<serde_json::Value> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (item, sscc))| {
+                        json!([n[i], item.code, gtin[i], serial[i], item.price, sscc])
+                    })
+                    .collect();
+                sqlx::query(SQL)
+                    .bind(document)
+                    .bind(serde_json::Value::Array(list).to_string())
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
