@@ -1,0 +1,448 @@
+//! An owner change of a million codes on PostgreSQL, next to its limit, in
+//! the same run (issue 5, the decree's "3 minutes"):
+//!
+//! 1. The limit: a bare `UPDATE codes SET owner = … WHERE order_id = …` of
+//!    the same 1,000,000 rows (through the order's index; no check, no
+//!    history, no document).
+//! 2. The whole path through the real `tanba` binary (release build): a
+//!    signed shipment of 1,000,000 codes uploaded over HTTP (`POST
+//!    /v1/documents`, answered 202), the worker's checks and apply (until
+//!    the document says `WAIT_ACCEPTANCE`: every code's owner, hold and
+//!    lifecycle step checked, a `ship` event each), and the buyer's
+//!    acceptance (`POST /v1/documents/{id}/accept`: an `accept` event and a
+//!    new owner for each code), wall time.
+//! 3. The same for 1,000,000 codes packed in 1,000 transport packages: the
+//!    shipment lists the 1,000 SSCCs.
+//! 4. The service's peak memory (`VmHWM` of the process).
+//!
+//! The database holds `DOCUMENTS_STORED` codes (default 10,000,000): the two
+//! million moved and the rest of another participant's. The moved codes are
+//! real emitted codes (signed, stored by the emission path) made
+//! `INTRODUCED` by one SQL update; the rest are filler rows of the same
+//! shape made by `generate_series`.
+//!
+//! Run: `cargo bench -p tanba-api --bench documents` (PostgreSQL from
+//! `TANBA_TEST_POSTGRES_URL`, default the local server; `scripts/services`
+//! starts it), or `bench/documents.sh`. `DOCUMENTS_N` sets how many codes
+//! move (default 1,000,000).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+// The tests' harness: a test CA, EDS sign-in, participants.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::eds::{self, KeyKind};
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+use tanba_api::ids::{DocumentId, OrderId, ParticipantId};
+use tanba_api::settings::Settings;
+use tanba_api::store::Store;
+use tanba_core::MarkingCode;
+use tanba_core::document::DocumentStatus;
+use tanba_core::lifecycle::Status;
+
+const LOOSE_GTIN: &str = "04870001234010";
+const PACKED_GTIN: &str = "04621827345578";
+const FILLER_GTIN: i64 = 4_652_352_262_009;
+const PACKAGES: usize = 1_000;
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+async fn fresh_database(admin: &str) -> anyhow::Result<String> {
+    let name = format!("tanba_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    Ok(format!("{base}/{name}"))
+}
+
+async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
+    let name = url.rsplit_once('/').map(|(_, n)| n).unwrap_or_default();
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
+/// An SSCC: extension digit 0, a company prefix and `n`, with its GS1
+/// check digit.
+fn sscc(n: usize) -> String {
+    let body = format!("04870001{n:09}");
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// `n` real codes of `gtin` emitted to `owner` under one order and made
+/// `INTRODUCED`.
+async fn seed(
+    store: &Store,
+    settings: &Settings,
+    owner: ParticipantId,
+    gtin: &str,
+    n: usize,
+) -> anyhow::Result<(Vec<MarkingCode>, OrderId)> {
+    let key = tanba_api::keys::load_or_generate(&settings.emission_key_file, false)?;
+    let product = common::reports::milk(gtin);
+    let codes = tanba_api::emission::sign_new(&key, &product.gtin, n);
+    let order = OrderId::new();
+    let mut tx = store.begin().await?;
+    tx.create_product(owner, &product)
+        .await?
+        .map_err(|e| anyhow::anyhow!("product: {e:?}"))?;
+    for chunk in codes.chunks(50_000) {
+        tx.insert_emitted(chunk, owner, order, 1_764_000_000)
+            .await?;
+    }
+    tx.commit().await?;
+    let (status, _) = tanba_api::store::status_columns(Status::Introduced);
+    let mut c = sqlx::PgConnection::connect(&settings.database_url).await?;
+    sqlx::query("UPDATE codes SET status = $1 WHERE order_id = $2")
+        .bind(status)
+        .bind(order.as_uuid())
+        .execute(&mut c)
+        .await?;
+    Ok((codes, order))
+}
+
+/// `tanba serve` (this build's binary) on `port`, on the bench database,
+/// trusting the test CA.
+fn serve(db: &common::Db, settings: &Settings, port: u16) -> anyhow::Result<Child> {
+    let roots: Vec<String> = settings
+        .eds_trust_roots
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    std::fs::write(
+        db.path("tanba.toml"),
+        format!("eds_trust_roots = [{}]\n", roots.join(", ")),
+    )?;
+    Ok(Command::new(env!("CARGO_BIN_EXE_tanba"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(db.dir.path())
+        .env("TANBA_DATABASE_URL", &db.url)
+        .env("TANBA_EMISSION_KEY_FILE", &settings.emission_key_file)
+        .env("TANBA_DOCUMENT_MAX_BYTES", (512usize << 20).to_string())
+        .env("TANBA_LOG_FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?)
+}
+
+/// The process's peak resident memory, in MiB.
+fn peak_rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmHWM"))?;
+    Ok(kib / 1024.0)
+}
+
+struct Timings {
+    upload: Duration,
+    checked: Duration,
+    accepted: Duration,
+}
+
+/// Sends a signed shipment of `codes` (codes or SSCCs) from the seller to
+/// the buyer, waits for the worker, and accepts it.
+#[allow(clippy::too_many_arguments)]
+async fn ship_and_accept(
+    client: &reqwest::Client,
+    base: &str,
+    store: &Store,
+    seller: &eds::Identity,
+    seller_token: &str,
+    buyer_bin: &str,
+    buyer_token: &str,
+    codes: &[String],
+    label: &str,
+) -> anyhow::Result<Timings> {
+    let items: Vec<Value> = codes
+        .iter()
+        .map(|c| json!({"code": c, "price": 650}))
+        .collect();
+    let body = serde_json::to_vec(&json!({
+        "kind": "shipment", "receiver": buyer_bin, "codes": items,
+    }))?;
+    drop(items);
+    let signature = eds::sign_detached(seller, &body);
+    eprintln!("{label}: body {} MB", body.len() / 1_000_000);
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{base}/v1/documents"))
+        .bearer_auth(seller_token)
+        .header("Idempotency-Key", format!("bench-{label}"))
+        .header("Content-Type", "application/json")
+        .header("X-Signature", signature)
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status().as_u16() == 202, "{label}: {}", resp.text().await?);
+    let upload = started.elapsed();
+    let answer: Value = resp.json().await?;
+    let id: DocumentId = answer["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no id"))?
+        .parse()?;
+    let checked = loop {
+        let doc = store
+            .document(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("gone"))?;
+        match doc.status {
+            DocumentStatus::InProgress => tokio::time::sleep(Duration::from_millis(50)).await,
+            DocumentStatus::WaitAcceptance => break started.elapsed(),
+            other => {
+                let errors = store.document_errors(id).await?;
+                anyhow::bail!("{label}: {other:?}, first errors {:?}", &errors[..errors.len().min(3)]);
+            }
+        }
+    };
+    let resp = client
+        .post(format!("{base}/v1/documents/{id}/accept"))
+        .bearer_auth(buyer_token)
+        .header("Idempotency-Key", format!("bench-accept-{label}"))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status().is_success(), "{label} accept: {}", resp.text().await?);
+    let accepted = started.elapsed();
+    Ok(Timings {
+        upload,
+        checked,
+        accepted,
+    })
+}
+
+async fn run() -> anyhow::Result<()> {
+    let admin = std::env::var("TANBA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let n = env_or("DOCUMENTS_N", 1_000_000);
+    let stored = env_or("DOCUMENTS_STORED", 10_000_000).max(2 * n);
+    let db = common::Db {
+        url: fresh_database(&admin).await?,
+        dir: tempfile::tempdir()?,
+        label: "postgres",
+    };
+    let result = bench(&db, n, stored).await;
+    if std::env::var("DOCUMENTS_KEEP").is_err() {
+        drop_database(&admin, &db.url).await?;
+    }
+    result
+}
+
+async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
+    let (app, ca, settings, admin_token) = eds::spawn_with_admin(db).await;
+    let seller = ca.issue_legal_entity(
+        &eds::test_bin(41),
+        &eds::test_iin(41),
+        "Сатушы",
+        "ЖШС «Сатушы»",
+        KeyKind::EcP256,
+    );
+    let buyer = ca.issue_legal_entity(
+        &eds::test_bin(42),
+        &eds::test_iin(42),
+        "Сатып алушы",
+        "ЖШС «Сатып алушы»",
+        KeyKind::EcP256,
+    );
+    eds::register_and_approve_participant(&app, &admin_token, &seller, &["manufacturer"]).await;
+    eds::register_and_approve_participant(&app, &admin_token, &buyer, &["wholesaler"]).await;
+    let seller_token = eds::sign_in(&app, &seller).await;
+    let buyer_token = eds::sign_in(&app, &buyer).await;
+    app.stop().await;
+
+    let store = Store::connect(&settings).await?;
+    let id_of = async |who: &eds::Identity| -> anyhow::Result<ParticipantId> {
+        Ok(store
+            .participant_by_taxpayer_id(&who.taxpayer_id())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("not stored"))?
+            .id)
+    };
+    let (seller_id, buyer_id) = (id_of(&seller).await?, id_of(&buyer).await?);
+
+    let seeding = Instant::now();
+    let (loose, loose_order) = seed(&store, &settings, seller_id, LOOSE_GTIN, n).await?;
+    let (packed, _) = seed(&store, &settings, seller_id, PACKED_GTIN, n).await?;
+    let mut c = sqlx::PgConnection::connect(&db.url).await?;
+    // The packed codes, a thousand packages of n / 1,000 each.
+    let ssccs: Vec<String> = (0..PACKAGES).map(sscc).collect();
+    sqlx::query(
+        "INSERT INTO packages (sscc, owner, parent, document, created_at) \
+         SELECT s, $2, NULL, 'bench-seed', 0 FROM unnest($1::text[]) s",
+    )
+    .bind(&ssccs)
+    .bind(seller_id.as_uuid())
+    .execute(&mut c)
+    .await?;
+    let per = n.div_ceil(PACKAGES);
+    for (i, chunk) in packed.chunks(per).enumerate() {
+        let gtins: Vec<i64> = chunk
+            .iter()
+            .map(|m| m.gtin().as_str().parse())
+            .collect::<Result<_, _>>()?;
+        let serials: Vec<&str> = chunk.iter().map(|m| m.serial().as_str()).collect();
+        sqlx::query(
+            "INSERT INTO package_codes (gtin, serial, package) \
+             SELECT g, s, $3 FROM unnest($1::int8[], $2::text[]) AS u(g, s)",
+        )
+        .bind(gtins)
+        .bind(serials)
+        .bind(&ssccs[i])
+        .execute(&mut c)
+        .await?;
+    }
+    drop(packed);
+    // Someone else's codes, so the moved ones are a tenth of the table.
+    let filler = stored - 2 * n;
+    let other = ParticipantId::new();
+    for from in (0..filler).step_by(1_000_000) {
+        let to = (from + 1_000_000).min(filler);
+        sqlx::query(
+            "INSERT INTO codes (gtin, serial, key_id, signature, status, reason, blocked, owner, order_id, emitted_at) \
+             SELECT $1, 'F' || lpad(i::text, 12, '0'), 'filler', '\\x00'::bytea, 2, NULL, FALSE, $2, $3, 1764000000 \
+             FROM generate_series($4::int8, $5::int8) AS i",
+        )
+        .bind(FILLER_GTIN)
+        .bind(other.as_uuid())
+        .bind(uuid::Uuid::new_v4())
+        .bind(i64::try_from(from)?)
+        .bind(i64::try_from(to)? - 1)
+        .execute(&mut c)
+        .await?;
+    }
+    sqlx::query("VACUUM ANALYZE").execute(&mut c).await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM codes")
+        .fetch_one(&mut c)
+        .await?;
+    eprintln!("seeded {total} codes in {:.0?}", seeding.elapsed());
+
+    // 1. The limit: the bare update of the same rows, then put back.
+    let started = Instant::now();
+    let moved = sqlx::query("UPDATE codes SET owner = $1 WHERE order_id = $2")
+        .bind(buyer_id.as_uuid())
+        .bind(loose_order.as_uuid())
+        .execute(&mut c)
+        .await?
+        .rows_affected();
+    let bare = started.elapsed();
+    anyhow::ensure!(moved == n as u64, "bare update moved {moved}");
+    sqlx::query("UPDATE codes SET owner = $1 WHERE order_id = $2")
+        .bind(seller_id.as_uuid())
+        .bind(loose_order.as_uuid())
+        .execute(&mut c)
+        .await?;
+    sqlx::query("VACUUM ANALYZE codes").execute(&mut c).await?;
+
+    // 2. and 3. The whole path, through the service.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve(db, &settings, port)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(server.try_wait()?.is_none(), "tanba serve exited");
+        anyhow::ensure!(Instant::now() < deadline, "tanba serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let loose_codes: Vec<String> = loose.iter().map(MarkingCode::identity).collect();
+    drop(loose);
+    let units = ship_and_accept(
+        &client,
+        &base,
+        &store,
+        &seller,
+        &seller_token,
+        &buyer.taxpayer_id(),
+        &buyer_token,
+        &loose_codes,
+        "units",
+    )
+    .await?;
+    drop(loose_codes);
+    let now_buyers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM codes WHERE order_id = $1 AND owner = $2")
+            .bind(loose_order.as_uuid())
+            .bind(buyer_id.as_uuid())
+            .fetch_one(&mut c)
+            .await?;
+    anyhow::ensure!(now_buyers == n as i64, "{now_buyers} of {n} codes moved");
+    let packages = ship_and_accept(
+        &client,
+        &base,
+        &store,
+        &seller,
+        &seller_token,
+        &buyer.taxpayer_id(),
+        &buyer_token,
+        &ssccs,
+        "packages",
+    )
+    .await?;
+    let packed_buyers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM codes c JOIN package_codes p ON p.gtin = c.gtin AND p.serial = c.serial \
+         WHERE c.owner = $1",
+    )
+    .bind(buyer_id.as_uuid())
+    .fetch_one(&mut c)
+    .await?;
+    anyhow::ensure!(packed_buyers == n as i64, "{packed_buyers} of {n} packed codes moved");
+    let peak = peak_rss_mib(server.id())?;
+    server.kill()?;
+    server.wait()?;
+
+    let s = |d: Duration| d.as_secs_f64();
+    println!("codes stored: {total}; moved per document: {n}");
+    println!(
+        "limit: bare UPDATE of the same {n} rows ............ {:7.1} s",
+        s(bare)
+    );
+    for (label, t) in [("units", &units), (&format!("{PACKAGES} packages"), &packages)] {
+        println!(
+            "{label:>13}: upload {:6.1} s · checked and shipped {:6.1} s · accepted {:6.1} s  = {:.1}× the limit",
+            s(t.upload),
+            s(t.checked),
+            s(t.accepted),
+            s(t.accepted) / s(bare)
+        );
+    }
+    println!("service peak memory (VmHWM): {peak:.0} MiB");
+    Ok(())
+}
