@@ -241,7 +241,11 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
 /// line at a time. A line that is not JSON refuses the body with its number.
 fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, Refused> {
     let text = std::str::from_utf8(raw).map_err(|e| {
-        let line = raw[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = raw[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         Refused::Malformed {
             line: Some(line),
             detail: "invalid UTF-8".to_owned(),
@@ -834,7 +838,10 @@ mod tests {
         let many: Vec<Value> = (0..MAX_ERRORS + 10).map(|_| json!(1)).collect();
         let errors = checked(json!({"kind": "return", "codes": many})).unwrap_err();
         assert_eq!(errors.len(), MAX_ERRORS + 1);
-        assert_eq!(errors[MAX_ERRORS], ("codes".to_owned(), "too_many_errors".to_owned()));
+        assert_eq!(
+            errors[MAX_ERRORS],
+            ("codes".to_owned(), "too_many_errors".to_owned())
+        );
     }
 
     #[test]

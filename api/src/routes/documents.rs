@@ -511,8 +511,10 @@ fn form_of(req: &HttpRequest) -> Result<Form, ApiError> {
         "application/json" => Ok(Form::Json),
         "application/x-ndjson" | "application/ndjson" => Ok(Form::Ndjson),
         _ => Err(
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-                .arg("content_type", if given.is_empty() { "-".into() } else { given }),
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").arg(
+                "content_type",
+                if given.is_empty() { "-".into() } else { given },
+            ),
         ),
     }
 }
