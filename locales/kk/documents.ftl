@@ -34,3 +34,10 @@ document-package-exists = Бұл SSCC бар қаптама бұрыннан б�
 document-aggregation-in-two-packages = Код екі қаптамаға түседі: { $package } және { $other }.
 document-aggregation-cycle = Қаптама өзінің ішіне түсер еді: { $path }.
 document-aggregation-mixed-statuses = Қаптамадағы кодтардың мәртебелері әртүрлі ({ $statuses }): қаптаманың барлық ішіндегісінің мәртебесі бір болуы керек.
+
+# Құжат денесі: JSON немесе NDJSON (бірінші жол — «codes»-сыз құжат,
+# әр келесі жол — бір код).
+error-unsupported-media-type = Құжат application/json немесе application/x-ndjson түрінде қабылданады (бірінші жол — «codes»-сыз құжат өрістері, одан әрі әр жолда бір код), ал жіберілген Content-Type: { $content_type }.
+error-malformed-json-line = Дененің { $line }-жолы дұрыс JSON емес: { $detail }
+field-not-streamable = «{ $kind }» түріндегі құжат тек JSON (application/json) ретінде жіберіледі: оның кодтары жолдар бойынша емес, қаптамалар бойынша орналасқан.
+field-too-many-errors = Қате тым көп: алғашқы { $max } қате көрсетілді, қалған кодтар тексерілмеді.

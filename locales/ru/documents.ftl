@@ -38,3 +38,10 @@ document-package-exists = Упаковка с этим SSCC уже сущест�
 document-aggregation-in-two-packages = Код попадает в две упаковки: { $package } и { $other }.
 document-aggregation-cycle = Упаковка оказалась бы внутри самой себя: { $path }.
 document-aggregation-mixed-statuses = В упаковке коды в разных статусах ({ $statuses }): у всех вложений упаковки должен быть один статус.
+
+# Тело документа: JSON или NDJSON (первая строка — документ без «codes»,
+# каждая следующая — один код).
+error-unsupported-media-type = Документ принимается как application/json или application/x-ndjson (первая строка — поля документа без «codes», далее по одному коду в строке), а передан Content-Type: { $content_type }.
+error-malformed-json-line = Строка { $line } тела не является корректным JSON: { $detail }
+field-not-streamable = Документ вида «{ $kind }» отправляется только как JSON (application/json): его коды разложены по упаковкам, а не по строкам.
+field-too-many-errors = Ошибок слишком много: показаны первые { $max }, остальные коды не проверялись.

@@ -22,6 +22,27 @@
 //!  "packages": [{"sscc": "<SSCC>", "members": ["<unit code>" | "<SSCC>", …]}, …]}
 //! ```
 //!
+//! The same document may come as NDJSON (`Content-Type:
+//! application/x-ndjson` or `application/ndjson`), for a long list of codes:
+//! the first line is the object above without `codes`, every following
+//! non-blank line one item, exactly as one element of `codes` (a JSON
+//! string; for a shipment `{"code": "…", "price": 1250.50}`). Lines end in
+//! `\n` or `\r\n`; the signature is over the exact bytes, as for JSON.
+//!
+//! ```text
+//! {"kind": "shipment", "receiver": "<the buyer's BIN or IIN>"}
+//! {"code": "<code>", "price": 1250.50}
+//! {"code": "<code>", "price": "99"}
+//! ```
+//!
+//! Aggregation is JSON only (its items are inside `packages`): as NDJSON it
+//! is refused with `not_streamable` on `kind`. A bad item is named
+//! `codes[i]`, `i` counting items from 0 (not lines), as in the JSON form; a
+//! line that is not JSON refuses the body as `malformed_json` with its line
+//! number (from 1). Neither form is held as a `serde_json::Value` of all its
+//! codes: items are read, checked and kept one at a time, and at most
+//! [`MAX_ERRORS`] problems are listed.
+//!
 //! An SSCC is written in any scanner form (`00…`, `(00)…`, a Digital Link)
 //! or as its bare 18 digits. Aggregation packs codes, and packages already
 //! stored or made by the same document, into new packages (a box, a
@@ -43,6 +64,7 @@
 //! the worker, which refuses the whole document with every error, each
 //! naming its code (or, for a whole package, its SSCC).
 
+mod wire;
 pub mod worker;
 
 use serde_json::{Map, Value, json};
@@ -122,20 +144,202 @@ pub fn action_of(kind: DocumentKind, fields: &Value) -> anyhow::Result<Action> {
     })
 }
 
-/// Format-logical control of a document body: the document, or every
-/// problem found. `today` is the date in Kazakhstan (a production date may
-/// not be after it).
-pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked, Vec<FieldError>> {
-    let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new("not_json_object", "$")]);
+/// Most problems one answer lists: past it the item checks stop and
+/// `codes` gets `too_many_errors` (a million bad codes would otherwise make
+/// a million errors, and an answer of a hundred megabytes).
+pub const MAX_ERRORS: usize = 1_000;
+
+/// How a document's body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// One JSON object with its items in `codes`.
+    Json,
+    /// NDJSON: the object without `codes` on the first line, one item a line.
+    Ndjson,
+}
+
+/// Why a body was refused before anything was stored.
+#[derive(Debug)]
+pub enum Refused {
+    /// Not JSON at all (for NDJSON, the 1-based line that is not).
+    Malformed { line: Option<usize>, detail: String },
+    /// Format-logical control: every problem found, by field.
+    Invalid(Vec<FieldError>),
+}
+
+/// Format-logical control of a document body as sent in `form`: the
+/// document, or every problem found (up to [`MAX_ERRORS`]). `today` is the
+/// date in Kazakhstan (a production date may not be after it).
+pub fn check(
+    raw: &[u8],
+    form: Form,
+    reference: &Reference,
+    today: Date,
+) -> Result<Checked, Refused> {
+    match form {
+        Form::Json => check_json(raw, reference, today),
+        Form::Ndjson => check_ndjson(raw, reference, today),
+    }
+}
+
+/// The JSON form, read twice without holding the codes as JSON: first the
+/// object with `codes` skipped (only its shape kept), then, once the kind
+/// says how an item looks, `codes` again, one item at a time, each checked
+/// and turned into a [`DocumentItem`] as it is read.
+fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, Refused> {
+    let top: wire::Top = serde_json::from_slice(raw).map_err(|e| Refused::Malformed {
+        line: None,
+        detail: e.to_string(),
+    })?;
+    let wire::Top::Object { rest, codes, times } = top else {
+        return Err(Refused::Invalid(vec![FieldError::new(
+            "not_json_object",
+            "$",
+        )]));
     };
     let mut c = Checker::new(today);
+    let mut items = Vec::new();
+    let head = check_head(&rest, Form::Json, reference, &mut c, &mut items)
+        .ok_or_else(|| Refused::Invalid(std::mem::take(&mut c.errors)))?;
+    if head.kind != DocumentKind::Aggregation {
+        match codes {
+            wire::Shape::Null => c.fail(FieldError::new("required", "codes")),
+            wire::Shape::List(0) => c.fail(FieldError::new("required", "codes")),
+            wire::Shape::List(n) if n > MAX_CODES => {
+                c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES))
+            }
+            wire::Shape::List(n) => {
+                items.reserve_exact(n);
+                let mut reader = Items {
+                    checker: &mut c,
+                    items: &mut items,
+                    with_price: head.kind == DocumentKind::Shipment,
+                    next: 0,
+                    capped: false,
+                };
+                let seed = wire::Codes {
+                    items: &mut reader,
+                    skip: times - 1,
+                };
+                let mut de = serde_json::Deserializer::from_slice(raw);
+                serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| {
+                    Refused::Malformed {
+                        line: None,
+                        detail: e.to_string(),
+                    }
+                })?;
+                reader.finish();
+            }
+            wire::Shape::Other => c.fail(FieldError::new("not_list", "codes")),
+        }
+    }
+    finish(c, head, items)
+}
+
+/// The NDJSON form: the first non-blank line is the object without
+/// `codes`, every following non-blank line one item, read and checked one
+/// line at a time. A line that is not JSON refuses the body with its number.
+fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, Refused> {
+    let text = std::str::from_utf8(raw).map_err(|e| {
+        let line = raw[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Refused::Malformed {
+            line: Some(line),
+            detail: "invalid UTF-8".to_owned(),
+        }
+    })?;
+    let malformed = |line: usize, e: serde_json::Error| Refused::Malformed {
+        line: Some(line),
+        detail: e.to_string(),
+    };
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(n, line)| (n + 1, line))
+        .filter(|(_, line)| !line.trim().is_empty());
+    let Some((n, first)) = lines.next() else {
+        return Err(Refused::Malformed {
+            line: Some(1),
+            detail: "an empty body".to_owned(),
+        });
+    };
+    let header: Value = serde_json::from_str(first).map_err(|e| malformed(n, e))?;
+    let Value::Object(obj) = header else {
+        return Err(Refused::Invalid(vec![FieldError::new(
+            "not_json_object",
+            "$",
+        )]));
+    };
+    let mut c = Checker::new(today);
+    let mut items = Vec::new();
+    let head = check_head(&obj, Form::Ndjson, reference, &mut c, &mut items)
+        .ok_or_else(|| Refused::Invalid(std::mem::take(&mut c.errors)))?;
+    drop(obj);
+    let mut reader = Items {
+        checker: &mut c,
+        items: &mut items,
+        with_price: head.kind == DocumentKind::Shipment,
+        next: 0,
+        capped: false,
+    };
+    for (n, line) in lines {
+        let entry: Value = serde_json::from_str(line).map_err(|e| malformed(n, e))?;
+        reader.take(&entry);
+    }
+    let count = reader.next;
+    reader.finish();
+    if count == 0 {
+        c.fail(FieldError::new("required", "codes"));
+    } else if count > MAX_CODES {
+        c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
+    }
+    finish(c, head, items)
+}
+
+fn finish(c: Checker, head: Head, items: Vec<DocumentItem>) -> Result<Checked, Refused> {
+    if !c.errors.is_empty() {
+        return Err(Refused::Invalid(c.errors));
+    }
+    Ok(Checked {
+        kind: head.kind,
+        fields: Value::Object(head.fields),
+        receiver: head.receiver,
+        items,
+    })
+}
+
+/// What the object-level checks found: the kind and its own fields.
+struct Head {
+    kind: DocumentKind,
+    fields: Map<String, Value>,
+    receiver: Option<TaxpayerId>,
+}
+
+/// The object-level checks, the same for both forms: the kind, its own
+/// fields, no unknown field, and an aggregation's packages (whose members
+/// go into `items`). `None` when there is no kind to check the rest by.
+/// In NDJSON the object has no `codes`, and aggregation is refused: its
+/// items are packages, not lines.
+fn check_head(
+    obj: &Map<String, Value>,
+    form: Form,
+    reference: &Reference,
+    c: &mut Checker,
+    items: &mut Vec<DocumentItem>,
+) -> Option<Head> {
     let kind = match obj.get("kind") {
         None | Some(Value::Null) => {
             c.fail(FieldError::new("required", "kind"));
             None
         }
         Some(Value::String(k)) => match DocumentKind::parse(k.trim()) {
+            Some(DocumentKind::Aggregation) if form == Form::Ndjson => {
+                c.fail(FieldError::new("not_streamable", "kind").arg("kind", k.trim()));
+                None
+            }
             Some(kind) if SERVED.contains(&kind) => Some(kind),
             Some(_) => {
                 c.fail(FieldError::new("kind_not_served", "kind").arg("kind", k.trim()));
@@ -151,11 +355,12 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
             None
         }
     };
-    let Some(kind) = kind else {
-        return Err(c.errors);
-    };
+    let kind = kind?;
 
-    let mut known: Vec<&str> = vec!["kind", "codes"];
+    let mut known: Vec<&str> = match form {
+        Form::Json => vec!["kind", "codes"],
+        Form::Ndjson => vec!["kind"],
+    };
     let mut fields = Map::new();
     let mut receiver = None;
     match kind {
@@ -262,10 +467,9 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
         }
         _ => {}
     }
-    let mut items = Vec::new();
     if kind == DocumentKind::Aggregation {
         known = vec!["kind", "packages"];
-        let packages = c.packages(obj, &mut items);
+        let packages = c.packages(obj, items);
         fields.insert("packages".into(), Value::Array(packages));
     }
     for key in obj.keys() {
@@ -274,73 +478,96 @@ pub fn check(body: &Value, reference: &Reference, today: Date) -> Result<Checked
         }
     }
 
-    let with_price = kind == DocumentKind::Shipment;
-    match obj.get("codes") {
-        _ if kind == DocumentKind::Aggregation => {}
-        None | Some(Value::Null) => c.fail(FieldError::new("required", "codes")),
-        Some(Value::Array(list)) if list.is_empty() => c.fail(FieldError::new("required", "codes")),
-        Some(Value::Array(list)) if list.len() > MAX_CODES => {
-            c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES))
+    Some(Head {
+        kind,
+        fields,
+        receiver,
+    })
+}
+
+/// Reads the items of a document one at a time, in both forms: checks each
+/// and keeps it as a [`DocumentItem`], stopping the checks (not the
+/// reading) at [`MAX_CODES`] items or [`MAX_ERRORS`] problems.
+struct Items<'a> {
+    checker: &'a mut Checker,
+    items: &'a mut Vec<DocumentItem>,
+    with_price: bool,
+    /// The index of the next item.
+    next: usize,
+    /// Whether items went unchecked for [`MAX_ERRORS`].
+    capped: bool,
+}
+
+impl Items<'_> {
+    fn take(&mut self, entry: &Value) {
+        let i = self.next;
+        self.next += 1;
+        if i >= MAX_CODES {
+            return;
         }
-        Some(Value::Array(list)) => {
-            for (i, entry) in list.iter().enumerate() {
-                let path = format!("codes[{i}]");
-                let (text, price) = match entry {
-                    Value::String(s) if !with_price => (Some(s.as_str()), None),
-                    Value::Object(o) => {
-                        let allowed: &[&str] = if with_price {
-                            &["code", "price"]
-                        } else {
-                            &["code"]
-                        };
-                        c.unknown_keys(o, &path, allowed);
-                        let text = match o.get("code") {
-                            Some(Value::String(s)) => Some(s.as_str()),
-                            None | Some(Value::Null) => {
-                                c.fail(FieldError::new("required", format!("{path}.code")));
-                                None
-                            }
-                            Some(_) => {
-                                c.fail(FieldError::new("not_text", format!("{path}.code")));
-                                None
-                            }
-                        };
-                        let price = if with_price {
-                            c.unit_price(o, "price", &format!("{path}.price"))
-                        } else {
-                            None
-                        };
-                        (text, price)
-                    }
-                    Value::String(_) => {
-                        c.fail(FieldError::new("price_required", path.clone()));
-                        (None, None)
-                    }
-                    _ => {
-                        c.fail(FieldError::new("not_text", path.clone()));
-                        (None, None)
-                    }
-                };
-                let Some(text) = text else { continue };
-                if text.trim().is_empty() {
-                    c.fail(FieldError::new("required", path));
-                    continue;
-                }
-                items.push(item(text, price));
-            }
+        if self.checker.errors.len() >= MAX_ERRORS {
+            self.capped = true;
+            return;
         }
-        Some(_) => c.fail(FieldError::new("not_list", "codes")),
+        if let Some(item) = check_item(self.checker, i, entry, self.with_price) {
+            self.items.push(item);
+        }
     }
 
-    if !c.errors.is_empty() {
-        return Err(c.errors);
+    fn finish(self) {
+        if self.capped {
+            self.checker
+                .fail(FieldError::new("too_many_errors", "codes").arg("max", MAX_ERRORS));
+        }
     }
-    Ok(Checked {
-        kind,
-        fields: Value::Object(fields),
-        receiver,
-        items,
-    })
+}
+
+/// One item, `codes[i]`: a code as text or, in a shipment, `{"code",
+/// "price"}` (an object with only `code` elsewhere). `None` when refused.
+fn check_item(c: &mut Checker, i: usize, entry: &Value, with_price: bool) -> Option<DocumentItem> {
+    let path = format!("codes[{i}]");
+    let (text, price) = match entry {
+        Value::String(s) if !with_price => (Some(s.as_str()), None),
+        Value::Object(o) => {
+            let allowed: &[&str] = if with_price {
+                &["code", "price"]
+            } else {
+                &["code"]
+            };
+            c.unknown_keys(o, &path, allowed);
+            let text = match o.get("code") {
+                Some(Value::String(s)) => Some(s.as_str()),
+                None | Some(Value::Null) => {
+                    c.fail(FieldError::new("required", format!("{path}.code")));
+                    None
+                }
+                Some(_) => {
+                    c.fail(FieldError::new("not_text", format!("{path}.code")));
+                    None
+                }
+            };
+            let price = if with_price {
+                c.unit_price(o, "price", &format!("{path}.price"))
+            } else {
+                None
+            };
+            (text, price)
+        }
+        Value::String(_) => {
+            c.fail(FieldError::new("price_required", path.clone()));
+            (None, None)
+        }
+        _ => {
+            c.fail(FieldError::new("not_text", path.clone()));
+            (None, None)
+        }
+    };
+    let text = text?;
+    if text.trim().is_empty() {
+        c.fail(FieldError::new("required", path));
+        return None;
+    }
+    Some(item(text, price))
 }
 
 /// The short answer about a document: what `POST /v1/documents` and the
@@ -502,15 +729,140 @@ mod tests {
         assert!(action_of(DocumentKind::Withdrawal, &json!({})).is_err());
     }
 
-    fn checked(body: Value) -> Result<Checked, Vec<(String, String)>> {
+    fn checked_as(raw: &[u8], form: Form) -> Result<Checked, Vec<(String, String)>> {
         let reference = Reference::from_loaded(Default::default());
         let today = time::macros::date!(2026 - 01 - 20);
-        check(&body, &reference, today).map_err(|errors| {
-            errors
+        match check(raw, form, &reference, today) {
+            Ok(doc) => Ok(doc),
+            Err(Refused::Invalid(errors)) => Err(errors
                 .into_iter()
                 .map(|e| (e.field, e.code.to_owned()))
-                .collect()
-        })
+                .collect()),
+            Err(Refused::Malformed { line, detail }) => Err(vec![(
+                format!("line {line:?}"),
+                format!("malformed: {detail}"),
+            )]),
+        }
+    }
+
+    fn checked(body: Value) -> Result<Checked, Vec<(String, String)>> {
+        checked_as(&serde_json::to_vec(&body).expect("json"), Form::Json)
+    }
+
+    fn ndjson(lines: &[Value]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in lines {
+            out.extend(serde_json::to_vec(line).expect("json"));
+            out.extend(b"\r\n\n");
+        }
+        out
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(f, c)| ((*f).to_owned(), (*c).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn json_and_ndjson_read_the_same_items_and_fields() {
+        let json = checked(json!({"kind": "shipment", "receiver": "000740000013",
+            "codes": [{"code": UNIT, "price": 1250.5}, {"code": "x", "price": "3"}]}));
+        let lines = ndjson(&[
+            json!({"kind": "shipment", "receiver": "000740000013"}),
+            json!({"code": UNIT, "price": 1250.5}),
+            json!({"code": "x", "price": "3"}),
+        ]);
+        let nd = checked_as(&lines, Form::Ndjson);
+        match (json, nd) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.fields, b.fields);
+                assert_eq!(a.items, b.items);
+                assert_eq!(b.items[0].price, Some(125_050));
+                assert!(b.items[0].key.is_some());
+            }
+            // An unknown receiver BIN shape is still the same answer.
+            (a, b) => assert_eq!(a.map(|_| ()), b.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn json_and_ndjson_name_bad_items_the_same_way() {
+        let expected = pairs(&[
+            ("codes[1]", "not_text"),
+            ("codes[2]", "required"),
+            ("codes[3].price", "unknown_field"),
+            ("codes[3].code", "required"),
+        ]);
+        let json = checked(json!({"kind": "application", "codes": [UNIT, 5, " ", {"price": 1}]}));
+        assert_eq!(json.unwrap_err(), expected);
+        let lines = ndjson(&[
+            json!({"kind": "application"}),
+            json!(UNIT),
+            json!(5),
+            json!(" "),
+            json!({"price": 1}),
+        ]);
+        assert_eq!(checked_as(&lines, Form::Ndjson).unwrap_err(), expected);
+    }
+
+    #[test]
+    fn ndjson_refuses_aggregation_codes_in_the_header_and_bad_lines() {
+        let agg = ndjson(&[json!({"kind": "aggregation"}), json!(UNIT)]);
+        assert_eq!(
+            checked_as(&agg, Form::Ndjson).unwrap_err(),
+            pairs(&[("kind", "not_streamable")])
+        );
+        let with_codes = ndjson(&[json!({"kind": "return", "codes": [UNIT]}), json!(UNIT)]);
+        assert_eq!(
+            checked_as(&with_codes, Form::Ndjson).unwrap_err(),
+            pairs(&[("codes", "unknown_field")])
+        );
+        let empty = ndjson(&[json!({"kind": "return"})]);
+        assert_eq!(
+            checked_as(&empty, Form::Ndjson).unwrap_err(),
+            pairs(&[("codes", "required")])
+        );
+        let mut bad = ndjson(&[json!({"kind": "return"}), json!(UNIT)]);
+        bad.extend(b"{\"code\": \n");
+        let err = checked_as(&bad, Form::Ndjson).unwrap_err();
+        assert_eq!(err[0].0, "line Some(5)", "{err:?}");
+        assert_eq!(
+            checked_as(b"[1]\n\"x\"", Form::Ndjson).unwrap_err(),
+            pairs(&[("$", "not_json_object")])
+        );
+    }
+
+    #[test]
+    fn problems_stop_at_the_cap() {
+        let many: Vec<Value> = (0..MAX_ERRORS + 10).map(|_| json!(1)).collect();
+        let errors = checked(json!({"kind": "return", "codes": many})).unwrap_err();
+        assert_eq!(errors.len(), MAX_ERRORS + 1);
+        assert_eq!(
+            errors[MAX_ERRORS],
+            ("codes".to_owned(), "too_many_errors".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_json_form_keeps_its_answers() {
+        assert_eq!(
+            checked(json!([1])).unwrap_err(),
+            pairs(&[("$", "not_json_object")])
+        );
+        assert_eq!(
+            checked(json!({"kind": "return", "codes": {"a": 1}})).unwrap_err(),
+            pairs(&[("codes", "not_list")])
+        );
+        assert_eq!(
+            checked(json!({"kind": "return", "codes": null})).unwrap_err(),
+            pairs(&[("codes", "required")])
+        );
+        // The last `codes` counts, as for any repeated key.
+        let raw = format!(r#"{{"codes": [1], "kind": "return", "codes": ["{UNIT}"]}}"#);
+        let doc = checked_as(raw.as_bytes(), Form::Json).expect("checked");
+        assert_eq!(doc.items.len(), 1);
+        assert_eq!(doc.items[0].code, UNIT);
     }
 
     const UNIT: &str = "010465235226200921AAAAAAAAAAAAA";

@@ -6,7 +6,12 @@
 //!   participant's EDS over the exact body bytes: a detached CMS, base64 of
 //!   DER, as sign-in's `signature`, checked by the same verifier, and the
 //!   certificate's BIN (or IIN) must be the caller's. `Idempotency-Key`
-//!   required. Answer 202 `{id, kind, status: "IN_PROGRESS"}`; the worker
+//!   required. `Content-Type` is `application/json` or, for a long list of
+//!   codes, `application/x-ndjson` (also `application/ndjson`): the
+//!   document's object without `codes` on the first line, one item a line;
+//!   anything else is 415 `unsupported_media_type`, and a line that is not
+//!   JSON 400 `malformed_json` with its `line`.
+//!   Answer 202 `{id, kind, status: "IN_PROGRESS"}`; the worker
 //!   then checks every code and applies the document, all or nothing.
 //!   400 `validation_failed` with every problem of the body, 401 for a
 //!   missing or refused signature (also one made more than a day before),
@@ -46,7 +51,7 @@ use time::OffsetDateTime;
 
 use crate::auth::{Actor, Caller, Role};
 use crate::documents::worker::{Settled, settle};
-use crate::documents::{self as docs, summary};
+use crate::documents::{self as docs, Form, Refused, summary};
 use crate::error::{ApiError, FieldError};
 use crate::fields::today;
 use crate::idempotency::{Idempotency, Stored};
@@ -109,15 +114,26 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&Role::PARTICIPANT)?;
     let participant = caller.participant()?;
+    let form = form_of(&req)?;
     let raw = read_body(&req, payload, state.settings.document_max_bytes).await?;
     let idem = Idempotency::from_request(&req, &raw)?;
     let actor = caller.actor.id();
     if let Some(first) = idem.replay(&state.store, &actor).await? {
         return Ok(replayed(first));
     }
-    let body: Value = serde_json::from_slice(&raw)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", e))?;
-    let checked = docs::check(&body, &state.reference, today()).map_err(ApiError::validation)?;
+    let checked = docs::check(&raw, form, &state.reference, today()).map_err(|e| match e {
+        Refused::Invalid(errors) => ApiError::validation(errors),
+        Refused::Malformed { line: None, detail } => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", detail)
+        }
+        Refused::Malformed {
+            line: Some(line),
+            detail,
+        } => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json")
+            .with_key("error-malformed-json-line")
+            .number("line", i64::try_from(line).unwrap_or(i64::MAX))
+            .arg("detail", detail),
+    })?;
     caller.require(docs::roles_for(checked.kind))?;
 
     let digest = format!("{:x}", Sha256::digest(&raw));
@@ -473,6 +489,34 @@ fn step_error(e: &DocumentStepError) -> ApiError {
         | DocumentStatus::Cancelled => ApiError::new(s, "document_final"),
     };
     err.arg("status", e.from.as_str())
+}
+
+/// How the body of a document is written, from its `Content-Type`:
+/// `application/json` or NDJSON (`application/x-ndjson`,
+/// `application/ndjson`), parameters such as `charset` aside. Anything
+/// else, or none, is 415 `unsupported_media_type`.
+fn form_of(req: &HttpRequest) -> Result<Form, ApiError> {
+    let given = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let essence = given
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(Form::Json),
+        "application/x-ndjson" | "application/ndjson" => Ok(Form::Ndjson),
+        _ => Err(
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").arg(
+                "content_type",
+                if given.is_empty() { "-".into() } else { given },
+            ),
+        ),
+    }
 }
 
 /// The body of a document, up to `limit` bytes (`document_max_bytes`, far

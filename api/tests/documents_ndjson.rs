@@ -1,0 +1,450 @@
+//! Documents sent as NDJSON, on both databases: the document's object
+//! without `codes` on the first line, one item a line. An introduction and
+//! a shipment go through as their JSON twins do; a bad item is named
+//! `codes[i]` as in JSON, a line that is not JSON is named by its number,
+//! an aggregation is refused (it is JSON only), any other content type is
+//! 415, and a forged signature over the lines stores nothing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::eds::{self, Identity, KeyKind, TestCa};
+use common::{Db, TestApp};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+struct World {
+    app: TestApp,
+    ca: TestCa,
+    admin: String,
+    settings: tanba_api::settings::Settings,
+}
+
+async fn world(db: &Db) -> World {
+    let (app, ca, settings, admin) = eds::spawn_with_admin(db).await;
+    World {
+        app,
+        ca,
+        admin,
+        settings,
+    }
+}
+
+/// A signed-in participant.
+struct Party {
+    identity: Identity,
+    token: String,
+    bin: String,
+}
+
+async fn party(w: &World, n: u32, roles: &[&str]) -> Party {
+    let identity = w.ca.issue_legal_entity(
+        &eds::test_bin(n),
+        &eds::test_iin(n),
+        &format!("Қатысушы {n}"),
+        &format!("ЖШС «Қатысушы {n}»"),
+        KeyKind::EcP256,
+    );
+    eds::register_and_approve_participant(&w.app, &w.admin, &identity, roles).await;
+    let token = eds::sign_in(&w.app, &identity).await;
+    Party {
+        bin: identity.taxpayer_id(),
+        identity,
+        token,
+    }
+}
+
+const GTIN: &str = "04652352262009";
+
+/// Registers the product, orders `quantity` codes and returns them once
+/// they are ready.
+async fn codes(w: &World, who: &Party, quantity: u32) -> Vec<String> {
+    let product = json!({
+        "gtin": GTIN,
+        "name_kk": "Темекі «Дала», 20 дана",
+        "name_ru": "Сигареты «Дала», 20 штук",
+        "product_group": "tobacco",
+        "tnved": "2402209000",
+        "manufacturer_name": "ТОО «Дала Тобакко»",
+        "manufacturer_country": "KZ",
+        "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12.В.00123/24", "date": "2024-03-15"},
+        "recommended_price": 1250.5
+    });
+    let (status, body) = eds::call(
+        &w.app,
+        "POST",
+        "/v1/products",
+        Some(&who.token),
+        Some(&product),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let resp = w
+        .app
+        .client
+        .post(w.app.url("/v1/orders"))
+        .bearer_auth(&who.token)
+        .header("Idempotency-Key", "order")
+        .json(&json!({"gtin": GTIN, "quantity": quantity, "release_method": "production"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 202);
+    let order: Value = resp.json().await.expect("json");
+    let id = order["id"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let path = format!("/v1/orders/{id}");
+        let (_, body) = eds::call(&w.app, "GET", &path, Some(&who.token), None).await;
+        if body["status"] == "READY" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "order not ready: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let path = format!("/v1/orders/{id}/codes");
+    let (_, page) = eds::call(&w.app, "GET", &path, Some(&who.token), None).await;
+    page["codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect()
+}
+
+/// NDJSON bytes: `head` on the first line, then one line per item.
+fn lines(head: &Value, items: &[Value]) -> Vec<u8> {
+    let mut out = serde_json::to_vec(head).expect("json");
+    for item in items {
+        out.push(b'\n');
+        out.extend(serde_json::to_vec(item).expect("json"));
+    }
+    out.push(b'\n');
+    out
+}
+
+/// `POST /v1/documents` with `bytes` as `content_type`, signed with
+/// `signature` (none when `None`).
+async fn post_raw(
+    w: &World,
+    who: &Party,
+    key: &str,
+    content_type: Option<&str>,
+    bytes: &[u8],
+    signature: Option<&str>,
+) -> (u16, Value) {
+    let mut req = w
+        .app
+        .client
+        .post(w.app.url("/v1/documents"))
+        .bearer_auth(&who.token)
+        .header("Idempotency-Key", key)
+        .body(bytes.to_vec());
+    if let Some(t) = content_type {
+        req = req.header("Content-Type", t);
+    }
+    if let Some(s) = signature {
+        req = req.header("X-Signature", s);
+    }
+    let resp = req.send().await.expect("sent");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
+
+/// Sends `bytes` as `content_type`, signed by its sender.
+async fn send(w: &World, who: &Party, key: &str, content_type: &str, bytes: &[u8]) -> (u16, Value) {
+    let signature = eds::sign_detached(&who.identity, bytes);
+    post_raw(w, who, key, Some(content_type), bytes, Some(&signature)).await
+}
+
+/// The document once the worker has done with it.
+async fn settled(w: &World, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let path = format!("/v1/documents/{id}");
+        let (status, body) = eds::call(&w.app, "GET", &path, Some(token), None).await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] != "IN_PROGRESS" {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "still in progress: {body}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn submit(w: &World, who: &Party, key: &str, content_type: &str, bytes: &[u8]) -> Value {
+    let (status, body) = send(w, who, key, content_type, bytes).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    settled(w, &who.token, &id).await
+}
+
+/// The scan's status of a code.
+async fn status(app: &TestApp, code: &str) -> String {
+    let path = format!("/v1/codes/{}", utf8_percent_encode(code, NON_ALPHANUMERIC));
+    let (status, body) = app.get_json(&path).await;
+    assert_eq!(status, 200, "{body}");
+    body["status"].as_str().unwrap_or("null").to_owned()
+}
+
+fn production_head() -> Value {
+    json!({
+        "kind": "introduction",
+        "release_method": "production",
+        "production_date": "2026-01-15",
+        "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12.В.00123/24", "date": "2024-03-15"},
+    })
+}
+
+const NDJSON: &str = "application/x-ndjson";
+
+on_every_database!(
+    an_introduction_and_a_shipment_as_ndjson_move_codes_as_json_does,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let all = codes(&w, &maker, 3).await;
+        let items: Vec<Value> = all.iter().map(|c| json!(c)).collect();
+
+        let applied = submit(
+            &w,
+            &maker,
+            "apply",
+            "application/ndjson",
+            &lines(&json!({"kind": "application"}), &items),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
+        assert_eq!(status(&w.app, &all[2]).await, "APPLIED");
+
+        // CRLF line ends and blank lines are fine.
+        let mut body = lines(&production_head(), &items);
+        body = String::from_utf8(body)
+            .expect("utf-8")
+            .replace('\n', "\r\n\r\n")
+            .into_bytes();
+        let introduced = submit(&w, &maker, "intro", NDJSON, &body).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        assert_eq!(introduced["codes"].as_array().map(Vec::len), Some(3));
+        assert_eq!(introduced["codes"][1]["code"], all[1].as_str());
+        for code in &all {
+            assert_eq!(status(&w.app, code).await, "INTRODUCED");
+        }
+
+        let shipped = submit(
+            &w,
+            &maker,
+            "ship",
+            "application/x-ndjson; charset=utf-8",
+            &lines(
+                &json!({"kind": "shipment", "receiver": shop.bin}),
+                &[
+                    json!({"code": all[0], "price": 1100.50}),
+                    json!({"code": all[1], "price": "99"}),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        assert_eq!(shipped["codes"][0]["price"], "1100.50");
+        assert_eq!(shipped["codes"][1]["price"], "99.00");
+        let id = shipped["id"].as_str().expect("id");
+        let resp = w
+            .app
+            .client
+            .post(w.app.url(&format!("/v1/documents/{id}/accept")))
+            .bearer_auth(&shop.token)
+            .header("Idempotency-Key", "accept")
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status().as_u16(), 200);
+        let path = format!(
+            "/v1/codes/{}/history",
+            utf8_percent_encode(&all[0], NON_ALPHANUMERIC)
+        );
+        let (code, story) = eds::call(&w.app, "GET", &path, Some(&shop.token), None).await;
+        assert_eq!(code, 200, "{story}");
+        let ops: Vec<&str> = story["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["operation"].as_str().expect("operation"))
+            .collect();
+        assert_eq!(ops, ["apply", "introduce", "ship", "accept"]);
+    }
+);
+
+on_every_database!(
+    a_bad_ndjson_body_is_refused_by_item_line_kind_or_content_type,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let all = codes(&w, &maker, 2).await;
+
+        // Bad items are named as in JSON: codes[i], items counted from 0.
+        let body = lines(
+            &json!({"kind": "application"}),
+            &[
+                json!(all[0]),
+                json!(42),
+                json!({"code": all[1], "price": 1}),
+                json!(" "),
+            ],
+        );
+        let (code, body) = send(&w, &maker, "bad-items", NDJSON, &body).await;
+        assert_eq!(code, 400, "{body}");
+        assert_eq!(body["error"]["code"], "validation_failed");
+        let found: Vec<(&str, &str)> = body["error"]["details"]
+            .as_array()
+            .expect("details")
+            .iter()
+            .map(|d| {
+                (
+                    d["field"].as_str().expect("field"),
+                    d["code"].as_str().expect("code"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("codes[1]", "not_text"),
+                ("codes[2].price", "unknown_field"),
+                ("codes[3]", "required"),
+            ]
+        );
+
+        // A shipment item without a price, as in JSON.
+        let body = lines(
+            &json!({"kind": "shipment", "receiver": eds::test_bin(2)}),
+            &[json!(all[0])],
+        );
+        let (code, body) = send(&w, &maker, "no-price", NDJSON, &body).await;
+        assert_eq!(code, 400, "{body}");
+        assert_eq!(body["error"]["details"][0]["field"], "codes[0]");
+        assert_eq!(body["error"]["details"][0]["code"], "price_required");
+
+        // A line that is not JSON: 400 malformed_json, its number in the message.
+        let mut body = lines(&json!({"kind": "application"}), &[json!(all[0])]);
+        body.extend(b"\n\"unterminated\n");
+        let (code, answer) = send(&w, &maker, "malformed", NDJSON, &body).await;
+        assert_eq!(code, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], "malformed_json");
+        let message = answer["error"]["message"].as_str().expect("message");
+        assert!(message.contains('4'), "{message}");
+
+        // Aggregation is JSON only.
+        let body = lines(&json!({"kind": "aggregation"}), &[json!(all[0])]);
+        let (code, body) = send(&w, &maker, "agg", NDJSON, &body).await;
+        assert_eq!(code, 400, "{body}");
+        assert_eq!(body["error"]["details"][0]["field"], "kind");
+        assert_eq!(body["error"]["details"][0]["code"], "not_streamable");
+
+        // Codes in the first line are not how NDJSON lists them.
+        let body = lines(
+            &json!({"kind": "application", "codes": [all[0]]}),
+            &[json!(all[1])],
+        );
+        let (code, body) = send(&w, &maker, "codes-head", NDJSON, &body).await;
+        assert_eq!(code, 400, "{body}");
+        assert_eq!(body["error"]["details"][0]["field"], "codes");
+
+        // Any other content type, or none: 415, in the caller's language.
+        let json_body =
+            serde_json::to_vec(&json!({"kind": "application", "codes": all})).expect("json");
+        for (n, content_type) in [Some("text/plain"), Some("application/xml"), None]
+            .into_iter()
+            .enumerate()
+        {
+            let signature = eds::sign_detached(&maker.identity, &json_body);
+            let (code, body) = post_raw(
+                &w,
+                &maker,
+                &format!("type-{n}"),
+                content_type,
+                &json_body,
+                Some(&signature),
+            )
+            .await;
+            assert_eq!(code, 415, "{content_type:?}: {body}");
+            assert_eq!(body["error"]["code"], "unsupported_media_type");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("application/x-ndjson")),
+                "{body}"
+            );
+        }
+
+        // Nothing was stored or changed.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(status(&w.app, &all[0]).await, "EMITTED");
+        let audit = eds::audit_entries(&w.settings).await;
+        assert!(
+            !audit
+                .iter()
+                .any(|e| e.action == "document.create" && e.outcome == "ok")
+        );
+    }
+);
+
+on_every_database!(
+    a_forged_signature_over_ndjson_is_refused_and_nothing_is_stored,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let all = codes(&w, &maker, 2).await;
+        let items: Vec<Value> = all.iter().map(|c| json!(c)).collect();
+        let body = lines(&json!({"kind": "application"}), &items);
+        let good = eds::sign_detached(&maker.identity, &body);
+
+        // Tampered, or a signature over other bytes: the same lines as JSON,
+        // or the lines without their last newline.
+        let as_json =
+            serde_json::to_vec(&json!({"kind": "application", "codes": all})).expect("json");
+        let cases = [
+            eds::tamper(&good),
+            eds::sign_detached(&maker.identity, &as_json),
+            eds::sign_detached(&maker.identity, &body[..body.len() - 1]),
+        ];
+        for (n, signature) in cases.iter().enumerate() {
+            let (code, answer) = post_raw(
+                &w,
+                &maker,
+                &format!("forged-{n}"),
+                Some(NDJSON),
+                &body,
+                Some(signature),
+            )
+            .await;
+            assert_eq!(code, 401, "{answer}");
+            assert_eq!(answer["error"]["code"], "eds_bad_signature");
+        }
+        let (code, answer) = post_raw(&w, &maker, "unsigned", Some(NDJSON), &body, None).await;
+        assert_eq!(code, 401, "{answer}");
+        assert_eq!(answer["error"]["code"], "document_signature_missing");
+
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(status(&w.app, &all[0]).await, "EMITTED");
+        let audit = eds::audit_entries(&w.settings).await;
+        let creates: Vec<&str> = audit
+            .iter()
+            .filter(|e| e.action == "document.create")
+            .map(|e| e.outcome.as_str())
+            .collect();
+        assert_eq!(creates.len(), cases.len() + 1, "{creates:?}");
+        assert!(
+            creates.iter().all(|o| o.starts_with("refused:")),
+            "{creates:?}"
+        );
+
+        // Signed by its sender over the exact bytes, it goes through.
+        let done = submit(&w, &maker, "good", NDJSON, &body).await;
+        assert_eq!(done["status"], "CHECKED_OK", "{done}");
+        assert_eq!(status(&w.app, &all[1]).await, "APPLIED");
+    }
+);
