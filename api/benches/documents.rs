@@ -204,7 +204,11 @@ async fn ship_and_accept(
         .body(body)
         .send()
         .await?;
-    anyhow::ensure!(resp.status().as_u16() == 202, "{label}: {}", resp.text().await?);
+    anyhow::ensure!(
+        resp.status().as_u16() == 202,
+        "{label}: {}",
+        resp.text().await?
+    );
     let upload = started.elapsed();
     let answer: Value = resp.json().await?;
     let id: DocumentId = answer["id"]
@@ -221,7 +225,10 @@ async fn ship_and_accept(
             DocumentStatus::WaitAcceptance => break started.elapsed(),
             other => {
                 let errors = store.document_errors(id).await?;
-                anyhow::bail!("{label}: {other:?}, first errors {:?}", &errors[..errors.len().min(3)]);
+                anyhow::bail!(
+                    "{label}: {other:?}, first errors {:?}",
+                    &errors[..errors.len().min(3)]
+                );
             }
         }
     };
@@ -231,7 +238,11 @@ async fn ship_and_accept(
         .header("Idempotency-Key", format!("bench-accept-{label}"))
         .send()
         .await?;
-    anyhow::ensure!(resp.status().is_success(), "{label} accept: {}", resp.text().await?);
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "{label} accept: {}",
+        resp.text().await?
+    );
     let accepted = started.elapsed();
     Ok(Timings {
         upload,
@@ -423,7 +434,10 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     .bind(buyer_id.as_uuid())
     .fetch_one(&mut c)
     .await?;
-    anyhow::ensure!(packed_buyers == n as i64, "{packed_buyers} of {n} packed codes moved");
+    anyhow::ensure!(
+        packed_buyers == n as i64,
+        "{packed_buyers} of {n} packed codes moved"
+    );
     let peak = peak_rss_mib(server.id())?;
     server.kill()?;
     server.wait()?;
@@ -434,7 +448,10 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         "limit: bare UPDATE of the same {n} rows ............ {:7.1} s",
         s(bare)
     );
-    for (label, t) in [("units", &units), (&format!("{PACKAGES} packages"), &packages)] {
+    for (label, t) in [
+        ("units", &units),
+        (&format!("{PACKAGES} packages"), &packages),
+    ] {
         println!(
             "{label:>13}: upload {:6.1} s · checked and shipped {:6.1} s · accepted {:6.1} s  = {:.1}× the limit",
             s(t.upload),

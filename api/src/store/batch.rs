@@ -56,6 +56,21 @@ fn now_ms() -> anyhow::Result<i64> {
     )?)
 }
 
+/// Set-based statements over a chunk of keys must probe the primary key
+/// per key. PostgreSQL estimates an `unnest` of a parameter at a handful of
+/// rows and, on a large table, chose to hash all of `codes` instead (8.6 s
+/// a chunk with 10 million codes, against 0.15 s probing) and to JIT-compile
+/// it. For the rest of this transaction: no hash or merge joins, no JIT.
+async fn probe_by_key(t: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> anyhow::Result<()> {
+    sqlx::query(
+        "SELECT set_config('enable_hashjoin', 'off', true), \
+         set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)",
+    )
+    .execute(&mut **t)
+    .await?;
+    Ok(())
+}
+
 impl Tx {
     /// The rows of `keys` (GTIN as a number, serial), in one statement,
     /// locked until the transaction ends (on PostgreSQL; SQLite's write
@@ -74,6 +89,7 @@ impl Tx {
             AND d.id <> $2 LIMIT 1)";
         let rows: Vec<RowTuple> = match self {
             Tx::Postgres(t) => {
+                probe_by_key(t).await?;
                 let sql = format!(
                     "SELECT u.i - 1, c.owner, c.status, c.reason, c.blocked, pc.package, {PENDING} \
                      FROM unnest($1::int8[], $3::text[]) WITH ORDINALITY AS u(gtin, serial, i) \
@@ -169,6 +185,7 @@ impl Tx {
             .collect();
         match self {
             Tx::Postgres(t) => {
+                probe_by_key(t).await?;
                 if !rows.is_empty() {
                     const UPDATE: &str = "UPDATE codes c SET status = u.status, reason = u.reason, \
                         blocked = u.blocked, owner = COALESCE($6::uuid, c.owner) \
