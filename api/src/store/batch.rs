@@ -50,6 +50,9 @@ type RowTuple = (
     Option<String>,
 );
 
+/// An event to insert: GTIN, serial, operation, status, reason, blocked.
+type EventRow<'a> = (i64, &'a str, &'a str, i16, Option<i16>, bool);
+
 fn now_ms() -> anyhow::Result<i64> {
     Ok(i64::try_from(
         OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
@@ -167,7 +170,7 @@ impl Tx {
             })
             .collect();
         // Events: (gtin, serial, operation, status, reason, blocked).
-        let events: Vec<(i64, &str, &str, i16, Option<i16>, bool)> = moves
+        let events: Vec<EventRow> = moves
             .iter()
             .flat_map(|m| {
                 m.steps.iter().map(|(op, after)| {
