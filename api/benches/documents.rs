@@ -5,15 +5,16 @@
 //!    the same 1,000,000 rows (through the order's index; no check, no
 //!    history, no document).
 //! 2. The whole path through the real `tanba` binary (release build): a
-//!    signed shipment of 1,000,000 codes uploaded over HTTP (`POST
-//!    /v1/documents`, answered 202), the worker's checks and apply (until
+//!    signed shipment of 1,000,000 codes uploaded over HTTP as NDJSON
+//!    (`POST /v1/documents`, answered 202), the worker's checks and apply (until
 //!    the document says `WAIT_ACCEPTANCE`: every code's owner, hold and
 //!    lifecycle step checked, a `ship` event each), and the buyer's
 //!    acceptance (`POST /v1/documents/{id}/accept`: an `accept` event and a
 //!    new owner for each code), wall time.
 //! 3. The same for 1,000,000 codes packed in 1,000 transport packages: the
 //!    shipment lists the 1,000 SSCCs.
-//! 4. The service's peak memory (`VmHWM` of the process).
+//! 4. The service's peak memory (`VmHWM` of the process), in each phase
+//!    (the kernel's peak is reset between phases through `clear_refs`).
 //!
 //! The database holds `DOCUMENTS_STORED` codes (default 10,000,000): the two
 //! million moved and the rest of another participant's. The moved codes are
@@ -60,27 +61,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(default)
-}
-
-async fn fresh_database(admin: &str) -> anyhow::Result<String> {
-    let name = format!("tanba_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    Ok(format!("{base}/{name}"))
-}
-
-async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
-    let name = url.rsplit_once('/').map(|(_, n)| n).unwrap_or_default();
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
 }
 
 /// An SSCC: extension digit 0, a company prefix and `n`, with its GS1
@@ -164,10 +144,18 @@ fn peak_rss_mib(pid: u32) -> anyhow::Result<f64> {
     Ok(kib / 1024.0)
 }
 
+/// Starts a new peak: the kernel resets `VmHWM` to the current size.
+fn reset_peak(pid: u32) -> anyhow::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")?;
+    Ok(())
+}
+
 struct Timings {
     upload: Duration,
     checked: Duration,
     accepted: Duration,
+    /// The service's peak memory in each phase, in MiB.
+    peaks: [f64; 3],
 }
 
 /// Sends a signed shipment of `codes` (codes or SSCCs) from the seller to
@@ -183,23 +171,24 @@ async fn ship_and_accept(
     buyer_token: &str,
     codes: &[String],
     label: &str,
+    pid: u32,
 ) -> anyhow::Result<Timings> {
-    let items: Vec<Value> = codes
-        .iter()
-        .map(|c| json!({"code": c, "price": 650}))
-        .collect();
-    let body = serde_json::to_vec(&json!({
-        "kind": "shipment", "receiver": buyer_bin, "codes": items,
-    }))?;
-    drop(items);
+    // Streamed as NDJSON: the document's fields, then one code a line.
+    let mut body = serde_json::to_vec(&json!({"kind": "shipment", "receiver": buyer_bin}))?;
+    for c in codes {
+        body.push(b'\n');
+        serde_json::to_writer(&mut body, &json!({"code": c, "price": 650}))?;
+    }
     let signature = eds::sign_detached(seller, &body);
     eprintln!("{label}: body {} MB", body.len() / 1_000_000);
+    let mut peaks = [0.0; 3];
+    reset_peak(pid)?;
     let started = Instant::now();
     let resp = client
         .post(format!("{base}/v1/documents"))
         .bearer_auth(seller_token)
         .header("Idempotency-Key", format!("bench-{label}"))
-        .header("Content-Type", "application/json")
+        .header("Content-Type", "application/x-ndjson")
         .header("X-Signature", signature)
         .body(body)
         .send()
@@ -210,6 +199,8 @@ async fn ship_and_accept(
         resp.text().await?
     );
     let upload = started.elapsed();
+    peaks[0] = peak_rss_mib(pid)?;
+    reset_peak(pid)?;
     let answer: Value = resp.json().await?;
     let id: DocumentId = answer["id"]
         .as_str()
@@ -222,7 +213,11 @@ async fn ship_and_accept(
             .ok_or_else(|| anyhow::anyhow!("gone"))?;
         match doc.status {
             DocumentStatus::InProgress => tokio::time::sleep(Duration::from_millis(50)).await,
-            DocumentStatus::WaitAcceptance => break started.elapsed(),
+            DocumentStatus::WaitAcceptance => {
+                peaks[1] = peak_rss_mib(pid)?;
+                reset_peak(pid)?;
+                break started.elapsed();
+            }
             other => {
                 let errors = store.document_errors(id).await?;
                 anyhow::bail!(
@@ -244,10 +239,12 @@ async fn ship_and_accept(
         resp.text().await?
     );
     let accepted = started.elapsed();
+    peaks[2] = peak_rss_mib(pid)?;
     Ok(Timings {
         upload,
         checked,
         accepted,
+        peaks,
     })
 }
 
@@ -257,13 +254,13 @@ async fn run() -> anyhow::Result<()> {
     let n = env_or("DOCUMENTS_N", 1_000_000);
     let stored = env_or("DOCUMENTS_STORED", 10_000_000).max(2 * n);
     let db = common::Db {
-        url: fresh_database(&admin).await?,
+        url: common::create_database(&admin, "tanba_bench").await?,
         dir: tempfile::tempdir()?,
         label: "postgres",
     };
     let result = bench(&db, n, stored).await;
     if std::env::var("DOCUMENTS_KEEP").is_err() {
-        drop_database(&admin, &db.url).await?;
+        common::drop_database(&admin, &db.url).await?;
     }
     result
 }
@@ -405,6 +402,7 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         &buyer_token,
         &loose_codes,
         "units",
+        server.id(),
     )
     .await?;
     drop(loose_codes);
@@ -425,6 +423,7 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         &buyer_token,
         &ssccs,
         "packages",
+        server.id(),
     )
     .await?;
     let packed_buyers: i64 = sqlx::query_scalar(
@@ -438,7 +437,6 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         packed_buyers == n as i64,
         "{packed_buyers} of {n} packed codes moved"
     );
-    let peak = peak_rss_mib(server.id())?;
     server.kill()?;
     server.wait()?;
 
@@ -458,6 +456,16 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
             s(t.checked),
             s(t.accepted),
             s(t.accepted) / s(bare)
+        );
+    }
+    let peak = [&units, &packages]
+        .iter()
+        .flat_map(|t| t.peaks)
+        .fold(0.0, f64::max);
+    for (label, t) in [("units", &units), ("packages", &packages)] {
+        let [a, b, c] = t.peaks;
+        println!(
+            "{label:>13}: peak memory: upload {a:.0} MiB · checked and shipped {b:.0} MiB · accepted {c:.0} MiB"
         );
     }
     println!("service peak memory (VmHWM): {peak:.0} MiB");

@@ -38,32 +38,11 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run())
 }
 
-async fn fresh_database(admin: &str) -> anyhow::Result<String> {
-    let name = format!("tanba_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    Ok(format!("{base}/{name}"))
-}
-
-async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
-    let name = url.rsplit_once('/').map(|(_, n)| n).unwrap_or_default();
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
-}
-
 async fn million_over_http(admin: &str) -> anyhow::Result<std::time::Duration> {
     use common::eds::{self, KeyKind};
     use serde_json::json;
     let db = common::Db {
-        url: fresh_database(admin).await?,
+        url: common::create_database(admin, "tanba_bench").await?,
         dir: tempfile::tempdir()?,
         label: "postgres",
     };
@@ -117,7 +96,7 @@ async fn million_over_http(admin: &str) -> anyhow::Result<std::time::Duration> {
     }
     let elapsed = started.elapsed();
     app.stop().await;
-    drop_database(admin, &db.url).await?;
+    common::drop_database(admin, &db.url).await?;
     Ok(elapsed)
 }
 
@@ -128,7 +107,7 @@ async fn run() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    let url = fresh_database(&admin).await?;
+    let url = common::create_database(&admin, "tanba_bench").await?;
     let settings = Settings {
         database_url: url.clone(),
         ..Settings::default()
@@ -234,6 +213,6 @@ async fn run() -> anyhow::Result<()> {
 
     store.close().await;
     drop(conn);
-    drop_database(&admin, &url).await?;
+    common::drop_database(&admin, &url).await?;
     Ok(())
 }

@@ -594,6 +594,64 @@ on_every_database!(
             assert_ne!(kk, ru);
         }
 
+        // A page at a time: codes 3 and on, errors 2 and on, three each.
+        assert_eq!(refused["codes_total"], 8);
+        assert_eq!(refused["errors_total"], 6);
+        assert_eq!(refused["codes_next"], Value::Null);
+        let (status, page) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{id}?from=3&errors_from=2&limit=3"),
+            Some(&maker.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        let at = |list: &Value, key: &str| -> Vec<i64> {
+            list.as_array()
+                .expect("list")
+                .iter()
+                .map(|v| v[key].as_i64().expect("position"))
+                .collect()
+        };
+        assert_eq!(at(&page["codes"], "index"), [3, 4, 5]);
+        assert_eq!(page["codes"][0]["code"], theirs[0].as_str());
+        assert_eq!(page["codes_next"], 6);
+        assert_eq!(at(&page["errors"], "index"), [3, 4, 5]);
+        assert_eq!(page["errors_next"], 5);
+        assert_eq!(page["codes_total"], 8);
+        // A position that is not one, in the caller's language.
+        let (status, bad) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{id}?from=-1&limit=0&lang=ru"),
+            Some(&maker.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+        let fields: Vec<(&str, &str)> = bad["error"]["details"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|f| {
+                (
+                    f["field"].as_str().expect("field"),
+                    f["code"].as_str().expect("code"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [("from", "not_a_position"), ("limit", "out_of_range")]
+        );
+        assert!(
+            bad["error"]["details"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Позиция")),
+            "{bad}"
+        );
+
         // Nothing changed: the good codes were not introduced.
         for code in [&mine[0], &mine[1]] {
             assert_eq!(scan(&w.app, code).await.0, "APPLIED");
@@ -1431,3 +1489,52 @@ on_every_database!(
         assert_eq!(status, 202, "{body}");
     }
 );
+
+/// Two transactions that lock the same rows in opposite orders deadlock on
+/// PostgreSQL, and the server aborts one: that error is known as a clash
+/// to run again (an answer to a shipment is settled again rather than
+/// failing with 500); an error in the statement itself is not. Only
+/// PostgreSQL deadlocks: SQLite has one writer at a time.
+#[tokio::test]
+async fn a_deadlock_is_a_clash_to_run_again() {
+    use sqlx::Connection as _;
+    use tanba_api::store::is_transient;
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let connect = || sqlx::PgConnection::connect(&db.url);
+    let mut setup = connect().await.expect("connect");
+    for sql in [
+        "CREATE TABLE clash (id INT PRIMARY KEY, n INT NOT NULL)",
+        "INSERT INTO clash VALUES (1, 0), (2, 0)",
+    ] {
+        sqlx::query(sql).execute(&mut setup).await.expect(sql);
+    }
+    let (mut a, mut b) = (connect().await.expect("a"), connect().await.expect("b"));
+    for (c, id) in [(&mut a, 1), (&mut b, 2)] {
+        sqlx::query("BEGIN").execute(&mut *c).await.expect("begin");
+        sqlx::query("UPDATE clash SET n = n + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .expect("first lock");
+    }
+    let cross = "UPDATE clash SET n = n + 1 WHERE id = $1";
+    let (ra, rb) = tokio::join!(
+        sqlx::query(cross).bind(2).execute(&mut a),
+        sqlx::query(cross).bind(1).execute(&mut b),
+    );
+    let failed: Vec<anyhow::Error> = [ra.err(), rb.err()]
+        .into_iter()
+        .flatten()
+        .map(|e| anyhow::Error::from(e).context("settling a shipment"))
+        .collect();
+    assert_eq!(failed.len(), 1, "one of the two is aborted: {failed:?}");
+    assert!(is_transient(&failed[0]), "{:?}", failed[0]);
+
+    let wrong = sqlx::query("SELECT no_such_column FROM clash")
+        .execute(&mut setup)
+        .await
+        .expect_err("no such column");
+    assert!(!is_transient(&anyhow::Error::from(wrong)));
+}

@@ -41,3 +41,4 @@ error-unsupported-media-type = Құжат application/json немесе applicat
 error-malformed-json-line = Дененің { $line }-жолы дұрыс JSON емес: { $detail }
 field-not-streamable = «{ $kind }» түріндегі құжат тек JSON (application/json) ретінде жіберіледі: оның кодтары жолдар бойынша емес, қаптамалар бойынша орналасқан.
 field-too-many-errors = Қате тым көп: алғашқы { $max } қате көрсетілді, қалған кодтар тексерілмеді.
+field-not-a-position = Тізімдегі орын — 0 немесе одан үлкен бүтін сан.

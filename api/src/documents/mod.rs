@@ -77,9 +77,10 @@ use time::Date;
 use crate::auth::Role;
 use crate::error::{FieldError, given, unknown_fields};
 use crate::fields::Checker;
+use crate::ids::DocumentId;
 use crate::money::parse_tiyn;
 use crate::reference::{Dictionary, Reference};
-use crate::store::{Document, DocumentItem};
+use crate::store::{Document, DocumentItem, ITEM_CHUNK, Tx};
 
 /// The most codes one document may list (the decree's owner change of a
 /// million codes); the body limit (`max_body_bytes`) usually bites first.
@@ -120,7 +121,15 @@ pub struct Checked {
     pub fields: Value,
     /// The buyer of a shipment.
     pub receiver: Option<TaxpayerId>,
+    /// An aggregation's members, in order. Any other kind's items are not
+    /// kept here (a million of them would take hundreds of megabytes):
+    /// [`each_item`] reads them from the body again.
     pub items: Vec<DocumentItem>,
+    /// How many items the document lists.
+    pub count: usize,
+    form: Form,
+    /// In the JSON form, the earlier `codes` keys to skip.
+    skip: usize,
 }
 
 /// What a stored document does to each of its codes, from its kind and its
@@ -192,15 +201,10 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
         detail: e.to_string(),
     })?;
     let wire::Top::Object { rest, codes, times } = top else {
-        return Err(Refused::Invalid(vec![FieldError::new(
-            "not_json_object",
-            "$",
-        )]));
+        return Err(not_an_object());
     };
-    let mut c = Checker::new(today);
-    let mut items = Vec::new();
-    let head = check_head(&rest, Form::Json, reference, &mut c, &mut items)
-        .ok_or_else(|| Refused::Invalid(std::mem::take(&mut c.errors)))?;
+    let (mut c, head, items) = head_of(&rest, Form::Json, reference, today)?;
+    let mut count = 0;
     if head.kind != DocumentKind::Aggregation {
         match codes {
             wire::Shape::Null => c.fail(FieldError::new("required", "codes")),
@@ -208,32 +212,122 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
             wire::Shape::List(n) if n > MAX_CODES => {
                 c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES))
             }
-            wire::Shape::List(n) => {
-                items.reserve_exact(n);
-                let mut reader = Items {
-                    checker: &mut c,
-                    items: &mut items,
-                    with_price: head.kind == DocumentKind::Shipment,
-                    next: 0,
-                    capped: false,
-                };
-                let seed = wire::Codes {
-                    items: &mut reader,
-                    skip: times - 1,
-                };
-                let mut de = serde_json::Deserializer::from_slice(raw);
-                serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| {
-                    Refused::Malformed {
-                        line: None,
-                        detail: e.to_string(),
-                    }
-                })?;
+            wire::Shape::List(_) => {
+                let mut keep = |_| true;
+                let mut reader = Items::new(&mut c, head.kind, &mut keep);
+                json_items(raw, times - 1, &mut reader)?;
+                count = reader.next;
                 reader.finish();
             }
             wire::Shape::Other => c.fail(FieldError::new("not_list", "codes")),
         }
+    } else {
+        count = items.len();
     }
-    finish(c, head, items)
+    finish(c, head, items, count, Form::Json, times.saturating_sub(1))
+}
+
+/// Hands each element of the last `codes` of a JSON body (after `skip`
+/// earlier ones) to `reader`.
+fn json_items(raw: &[u8], skip: usize, reader: &mut Items) -> Result<(), Refused> {
+    let seed = wire::Codes {
+        items: reader,
+        skip,
+    };
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| Refused::Malformed {
+        line: None,
+        detail: e.to_string(),
+    })
+}
+
+/// The item lines of an NDJSON body: every non-blank line after the first,
+/// with its 1-based number.
+fn ndjson_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split('\n')
+        .enumerate()
+        .map(|(n, line)| (n + 1, line))
+        .filter(|(_, line)| !line.trim().is_empty())
+}
+
+/// Stores the items of a checked body that are not in [`Checked::items`]
+/// as `document`'s, in order, a chunk at a time: a blocking thread reads
+/// them from `raw` again while this task stores the chunk before, so a
+/// million items never sit in memory at once (at most three chunks of
+/// [`ITEM_CHUNK`]).
+pub async fn store_items(
+    tx: &mut Tx,
+    document: DocumentId,
+    raw: impl AsRef<[u8]> + Send + 'static,
+    checked: Checked,
+) -> anyhow::Result<()> {
+    if checked.kind == DocumentKind::Aggregation {
+        return Ok(());
+    }
+    let expected = checked.count;
+    let (send, mut chunks) = tokio::sync::mpsc::channel::<Vec<DocumentItem>>(1);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(ITEM_CHUNK);
+        each_item(raw.as_ref(), &checked, |item| {
+            chunk.push(item);
+            if chunk.len() < ITEM_CHUNK {
+                return true;
+            }
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(ITEM_CHUNK));
+            // A closed channel: storing failed, and nothing more is wanted.
+            send.blocking_send(full).is_ok()
+        })?;
+        if !chunk.is_empty() {
+            let _ = send.blocking_send(chunk);
+        }
+        anyhow::Ok(())
+    });
+    let mut stored = 0;
+    while let Some(chunk) = chunks.recv().await {
+        tx.append_items(document, stored, &chunk).await?;
+        stored += chunk.len();
+    }
+    reader.await??;
+    anyhow::ensure!(stored == expected, "{stored} of {expected} items stored");
+    Ok(())
+}
+
+/// Reads the items of a body that passed [`check`] once more, handing each
+/// to `each` in order, until `each` answers `false`. This is how a large
+/// document's items are stored a chunk at a time, without holding them all.
+/// An aggregation's members are in [`Checked::items`] already.
+pub fn each_item(
+    raw: &[u8],
+    checked: &Checked,
+    mut each: impl FnMut(DocumentItem) -> bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        checked.kind != DocumentKind::Aggregation,
+        "an aggregation's members are checked.items"
+    );
+    let mut c = Checker::new(Date::MIN);
+    let mut reader = Items::new(&mut c, checked.kind, &mut each);
+    match checked.form {
+        Form::Json => match json_items(raw, checked.skip, &mut reader) {
+            Ok(()) => {}
+            Err(_) if reader.stopped => {}
+            Err(e) => anyhow::bail!("a checked body read again: {e:?}"),
+        },
+        Form::Ndjson => {
+            let text = std::str::from_utf8(raw)?;
+            for (n, line) in ndjson_lines(text).skip(1) {
+                let entry: Value = serde_json::from_str(line)
+                    .map_err(|e| anyhow::anyhow!("a checked body, line {n}: {e}"))?;
+                reader.take(&entry);
+                if reader.stopped {
+                    break;
+                }
+            }
+        }
+    }
+    let problems = c.errors.len();
+    anyhow::ensure!(problems == 0, "a checked body has {problems} problems now");
+    Ok(())
 }
 
 /// The NDJSON form: the first non-blank line is the object without
@@ -255,11 +349,7 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
         line: Some(line),
         detail: e.to_string(),
     };
-    let mut lines = text
-        .split('\n')
-        .enumerate()
-        .map(|(n, line)| (n + 1, line))
-        .filter(|(_, line)| !line.trim().is_empty());
+    let mut lines = ndjson_lines(text);
     let Some((n, first)) = lines.next() else {
         return Err(Refused::Malformed {
             line: Some(1),
@@ -268,23 +358,12 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
     };
     let header: Value = serde_json::from_str(first).map_err(|e| malformed(n, e))?;
     let Value::Object(obj) = header else {
-        return Err(Refused::Invalid(vec![FieldError::new(
-            "not_json_object",
-            "$",
-        )]));
+        return Err(not_an_object());
     };
-    let mut c = Checker::new(today);
-    let mut items = Vec::new();
-    let head = check_head(&obj, Form::Ndjson, reference, &mut c, &mut items)
-        .ok_or_else(|| Refused::Invalid(std::mem::take(&mut c.errors)))?;
+    let (mut c, head, items) = head_of(&obj, Form::Ndjson, reference, today)?;
     drop(obj);
-    let mut reader = Items {
-        checker: &mut c,
-        items: &mut items,
-        with_price: head.kind == DocumentKind::Shipment,
-        next: 0,
-        capped: false,
-    };
+    let mut keep = |_| true;
+    let mut reader = Items::new(&mut c, head.kind, &mut keep);
     for (n, line) in lines {
         let entry: Value = serde_json::from_str(line).map_err(|e| malformed(n, e))?;
         reader.take(&entry);
@@ -296,10 +375,38 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
     } else if count > MAX_CODES {
         c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
     }
-    finish(c, head, items)
+    finish(c, head, items, count, Form::Ndjson, 0)
 }
 
-fn finish(c: Checker, head: Head, items: Vec<DocumentItem>) -> Result<Checked, Refused> {
+fn not_an_object() -> Refused {
+    Refused::Invalid(vec![FieldError::new("not_json_object", "$")])
+}
+
+/// The object-level checks of a body in either form ([`check_head`]):
+/// the checker to go on with, the head and an aggregation's members, or
+/// the refusal with every problem found.
+fn head_of(
+    obj: &Map<String, Value>,
+    form: Form,
+    reference: &Reference,
+    today: Date,
+) -> Result<(Checker, Head, Vec<DocumentItem>), Refused> {
+    let mut c = Checker::new(today);
+    let mut items = Vec::new();
+    match check_head(obj, form, reference, &mut c, &mut items) {
+        Some(head) => Ok((c, head, items)),
+        None => Err(Refused::Invalid(c.errors)),
+    }
+}
+
+fn finish(
+    c: Checker,
+    head: Head,
+    items: Vec<DocumentItem>,
+    count: usize,
+    form: Form,
+    skip: usize,
+) -> Result<Checked, Refused> {
     if !c.errors.is_empty() {
         return Err(Refused::Invalid(c.errors));
     }
@@ -308,6 +415,9 @@ fn finish(c: Checker, head: Head, items: Vec<DocumentItem>) -> Result<Checked, R
         fields: Value::Object(head.fields),
         receiver: head.receiver,
         items,
+        count,
+        form,
+        skip,
     })
 }
 
@@ -486,20 +596,38 @@ fn check_head(
 }
 
 /// Reads the items of a document one at a time, in both forms: checks each
-/// and keeps it as a [`DocumentItem`], stopping the checks (not the
-/// reading) at [`MAX_CODES`] items or [`MAX_ERRORS`] problems.
-struct Items<'a> {
+/// and hands it to `sink` as a [`DocumentItem`], stopping the checks (not
+/// the reading) at [`MAX_CODES`] items or [`MAX_ERRORS`] problems.
+pub(super) struct Items<'a> {
     checker: &'a mut Checker,
-    items: &'a mut Vec<DocumentItem>,
+    /// Takes each good item; `false` stops the reading.
+    sink: &'a mut dyn FnMut(DocumentItem) -> bool,
     with_price: bool,
     /// The index of the next item.
     next: usize,
     /// Whether items went unchecked for [`MAX_ERRORS`].
     capped: bool,
+    /// Whether `sink` asked to stop.
+    pub(super) stopped: bool,
 }
 
-impl Items<'_> {
-    fn take(&mut self, entry: &Value) {
+impl<'a> Items<'a> {
+    fn new(
+        checker: &'a mut Checker,
+        kind: DocumentKind,
+        sink: &'a mut dyn FnMut(DocumentItem) -> bool,
+    ) -> Self {
+        Items {
+            checker,
+            sink,
+            with_price: kind == DocumentKind::Shipment,
+            next: 0,
+            capped: false,
+            stopped: false,
+        }
+    }
+
+    pub(super) fn take(&mut self, entry: &Value) {
         let i = self.next;
         self.next += 1;
         if i >= MAX_CODES {
@@ -509,8 +637,10 @@ impl Items<'_> {
             self.capped = true;
             return;
         }
-        if let Some(item) = check_item(self.checker, i, entry, self.with_price) {
-            self.items.push(item);
+        if let Some(item) = check_item(self.checker, i, entry, self.with_price)
+            && !(self.sink)(item)
+        {
+            self.stopped = true;
         }
     }
 
@@ -733,7 +863,23 @@ mod tests {
         let reference = Reference::from_loaded(Default::default());
         let today = time::macros::date!(2026 - 01 - 20);
         match check(raw, form, &reference, today) {
-            Ok(doc) => Ok(doc),
+            // The items as they are stored: read again from the body.
+            Ok(mut doc) if doc.kind != DocumentKind::Aggregation => {
+                assert!(doc.items.is_empty(), "items kept in memory");
+                let mut items = Vec::new();
+                each_item(raw, &doc, |item| {
+                    items.push(item);
+                    true
+                })
+                .expect("read again");
+                assert_eq!(items.len(), doc.count);
+                doc.items = items;
+                Ok(doc)
+            }
+            Ok(doc) => {
+                assert_eq!(doc.items.len(), doc.count);
+                Ok(doc)
+            }
             Err(Refused::Invalid(errors)) => Err(errors
                 .into_iter()
                 .map(|e| (e.field, e.code.to_owned()))
@@ -783,6 +929,31 @@ mod tests {
             }
             // An unknown receiver BIN shape is still the same answer.
             (a, b) => assert_eq!(a.map(|_| ()), b.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn reading_items_again_stops_when_asked() {
+        let reference = Reference::from_loaded(Default::default());
+        let today = time::macros::date!(2026 - 01 - 20);
+        let json = serde_json::to_vec(&json!({"kind": "return", "codes": [UNIT, UNIT, UNIT]}));
+        let lines = ndjson(&[
+            json!({"kind": "return"}),
+            json!(UNIT),
+            json!(UNIT),
+            json!(UNIT),
+        ]);
+        for (raw, form) in [(json.expect("json"), Form::Json), (lines, Form::Ndjson)] {
+            let doc = check(&raw, form, &reference, today).expect("checked");
+            assert_eq!(doc.count, 3);
+            let mut seen = 0;
+            each_item(&raw, &doc, |item| {
+                assert_eq!(item.code, UNIT);
+                seen += 1;
+                seen < 2
+            })
+            .expect("a stop is not an error");
+            assert_eq!(seen, 2, "{form:?}");
         }
     }
 

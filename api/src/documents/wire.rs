@@ -211,6 +211,10 @@ impl<'de> Visitor<'de> for Elements<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(entry) = seq.next_element::<Value>()? {
             self.items.take(&entry);
+            if self.items.stopped {
+                // Read no further: whoever takes the items has enough.
+                return Err(de::Error::custom("stopped"));
+            }
         }
         Ok(())
     }

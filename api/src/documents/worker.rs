@@ -33,7 +33,7 @@ use tanba_core::{MarkingCode, ScannedCode, Sscc};
 use tokio::sync::Notify;
 
 use super::{action_of, summary};
-use crate::cache::CardCache;
+use crate::cache::{CardCache, Identities};
 use crate::idempotency::Idempotency;
 use crate::ids::{DocumentId, ParticipantId};
 use crate::store::{
@@ -399,7 +399,7 @@ struct Moving<'a> {
     seen: HashMap<u128, usize>,
     errors: Vec<DocumentError>,
     /// The identities of the codes written, whose cards to invalidate.
-    touched: Vec<String>,
+    touched: Identities,
 }
 
 /// Moves every code a document lists by `plan` (see [`Moving`]): the unit
@@ -411,7 +411,7 @@ async fn move_document(
     doc: &Document,
     plan: Plan<'_>,
     actor: &str,
-) -> anyhow::Result<(Vec<String>, Vec<DocumentError>)> {
+) -> anyhow::Result<(Identities, Vec<DocumentError>)> {
     let mut moving = Moving {
         doc,
         plan,
@@ -419,7 +419,7 @@ async fn move_document(
         source: EventSource::document(doc.id.to_string()),
         seen: HashMap::new(),
         errors: Vec::new(),
-        touched: Vec::new(),
+        touched: Identities::default(),
     };
     let mut from = 0;
     loop {
@@ -472,6 +472,7 @@ impl Moving<'_> {
                         code,
                         inside: false,
                     });
+                    self.flush_full(tx, page, &mut targets).await?;
                     continue;
                 }
                 ScannedCode::Sscc(sscc) => sscc,
@@ -504,12 +505,39 @@ impl Moving<'_> {
                     tx.set_package_owner(p, owner).await?;
                 }
             }
+            self.flush_full(tx, page, &mut targets).await?;
         }
+        self.flush(tx, page, &mut targets).await
+    }
+
+    /// [`Self::flush`] once there are a chunk's worth of `targets`: a page
+    /// of a thousand packages holds a million codes, which are checked and
+    /// written as they are found rather than held all at once.
+    async fn flush_full(
+        &mut self,
+        tx: &mut Tx,
+        page: &[(i64, DocumentItem)],
+        targets: &mut Vec<Target>,
+    ) -> anyhow::Result<()> {
+        if targets.len() >= CHUNK {
+            self.flush(tx, page, targets).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks and writes `targets` a chunk at a time, and forgets them.
+    async fn flush(
+        &mut self,
+        tx: &mut Tx,
+        page: &[(i64, DocumentItem)],
+        targets: &mut Vec<Target>,
+    ) -> anyhow::Result<()> {
         // Rows are locked in key order (see `lock_codes`).
         targets.sort_by(|a, b| a.key.cmp(&b.key));
         for chunk in targets.chunks(CHUNK) {
             self.chunk(tx, page, chunk).await?;
         }
+        targets.clear();
         Ok(())
     }
 
@@ -600,7 +628,9 @@ impl Moving<'_> {
         if self.plan.lenient || self.errors.is_empty() {
             tx.write_moves(&moves, self.plan.new_owner, &self.source, Some(self.actor))
                 .await?;
-            self.touched.append(&mut identities);
+            for identity in &identities {
+                self.touched.push(identity);
+            }
         }
         Ok(())
     }
@@ -653,7 +683,11 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
                 }
                 disaggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
             };
-            (touched.iter().map(MarkingCode::identity).collect(), errors)
+            let mut identities = Identities::default();
+            for code in &touched {
+                identities.push(&code.identity());
+            }
+            (identities, errors)
         }
         kind => {
             // Nothing emitted is ever packed (packing needs an applied

@@ -209,20 +209,23 @@ async fn create(
         }
     };
 
-    let codes = checked.items.len();
+    let codes = checked.count;
+    let mut checked = checked;
     let new = NewDocument {
         kind: checked.kind,
         sender: participant,
         receiver,
-        body: String::from_utf8_lossy(&raw).into_owned(),
+        body: String::from_utf8_lossy(&raw),
         body_digest: digest,
         signature: signature.to_owned(),
         signer: signer.taxpayer_id.as_str().to_owned(),
-        fields: checked.fields,
-        items: checked.items,
+        fields: checked.fields.clone(),
+        items: std::mem::take(&mut checked.items),
     };
     let mut tx = state.store.begin().await?;
     let doc = tx.insert_document(&new).await?;
+    drop(new);
+    docs::store_items(&mut tx, doc.id, raw.clone(), checked).await?;
     let answer = summary(&doc).to_string();
     let mut audit = caller.audit("document.create");
     audit.object = Some(doc.id.to_string());
@@ -279,17 +282,79 @@ fn message(lang: Lang, key: &str, args: &std::collections::BTreeMap<String, Stri
     )
 }
 
-/// `GET /v1/documents/{id}` — its parties, inspectors, administrators.
+/// How many codes (and errors) `GET /v1/documents/{id}` lists at once,
+/// unless `limit` says otherwise, and at most.
+const PAGE_DEFAULT: i64 = 1_000;
+const PAGE_MAX: i64 = 10_000;
+
+/// A page of a document's codes and errors.
+struct Page {
+    /// The position of the first code listed.
+    from: i64,
+    /// The position of the first error listed.
+    errors_from: i64,
+    limit: i64,
+}
+
+/// `from`, `errors_from` (0 and up, default 0) and `limit` (1 to
+/// [`PAGE_MAX`], default [`PAGE_DEFAULT`]) of the query.
+fn page_of(req: &HttpRequest) -> Result<Page, ApiError> {
+    let mut page = Page {
+        from: 0,
+        errors_from: 0,
+        limit: PAGE_DEFAULT,
+    };
+    let mut errors = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        let (slot, min, max) = match k.as_ref() {
+            "from" => (&mut page.from, 0, i64::MAX),
+            "errors_from" => (&mut page.errors_from, 0, i64::MAX),
+            "limit" => (&mut page.limit, 1, PAGE_MAX),
+            _ => continue,
+        };
+        match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => *slot = n,
+            _ if max == i64::MAX => errors.push(FieldError::new("not_a_position", k.as_ref())),
+            _ => errors.push(
+                FieldError::new("out_of_range", k.as_ref())
+                    .arg("min", min)
+                    .arg("max", max),
+            ),
+        }
+    }
+    if errors.is_empty() {
+        Ok(page)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// `GET /v1/documents/{id}[?from=&errors_from=&limit=]` — its parties,
+/// inspectors, administrators. The codes and the errors come a page at a
+/// time (`limit`, default 1,000, at most 10,000); `codes_next` and
+/// `errors_next` are the `from` and `errors_from` of the next page, `null`
+/// after the last.
 #[tracing::instrument(skip_all)]
 async fn get(
+    req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
     lang: RequestLang,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let doc = readable(&caller, &state, &path).await?;
-    let items = state.store.document_items(doc.id).await?;
-    let errors = state.store.document_errors(doc.id).await?;
+    let page = page_of(&req)?;
+    let store = &state.store;
+    let mut items = store
+        .document_items_page(doc.id, page.from, page.limit + 1)
+        .await?;
+    let codes_next = (items.len() as i64 > page.limit).then(|| page.from + page.limit);
+    items.truncate(page.limit as usize);
+    let mut errors = store
+        .document_errors_page(doc.id, page.errors_from, page.limit + 1)
+        .await?;
+    let errors_next = (errors.len() as i64 > page.limit).then(|| page.errors_from + page.limit);
+    errors.truncate(page.limit as usize);
     let lang = lang.0;
     let body = json!({
         "id": doc.id.to_string(),
@@ -302,11 +367,16 @@ async fn get(
         })),
         "fields": doc.fields,
         "body_digest": doc.body_digest,
-        "codes": items.iter().map(|i| json!({
+        "codes_total": store.document_item_count(doc.id).await?,
+        "codes_next": codes_next,
+        "codes": items.iter().map(|(n, i)| json!({
+            "index": n,
             "code": i.code,
             "identity": i.key.as_ref().map(|(g, s)| format!("01{g}21{s}")),
             "price": i.price.map(crate::money::format_tenge),
         })).collect::<Vec<_>>(),
+        "errors_total": store.document_error_count(doc.id).await?,
+        "errors_next": errors_next,
         "errors": errors.iter().map(|e| json!({
             "index": e.item,
             "code": e.code,
@@ -610,7 +680,31 @@ async fn answer(
         state.store.audit(audit).await?;
         return Err(err);
     }
-    match settle(&state.store, &state.cards, id, step, &actor, audit, &idem).await? {
+    // Two transactions over the same codes may deadlock on PostgreSQL (the
+    // codes are locked in key order a chunk at a time, not across the
+    // whole document); the one the server aborts is run again.
+    let mut attempt = 0;
+    let settled = loop {
+        match settle(
+            &state.store,
+            &state.cards,
+            id,
+            step,
+            &actor,
+            audit.clone(),
+            &idem,
+        )
+        .await
+        {
+            Err(e) if attempt < SETTLE_ATTEMPTS && crate::store::is_transient(&e) => {
+                attempt += 1;
+                tracing::warn!(document = %id, error = %e, attempt, "settling again after a clash");
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            other => break other?,
+        }
+    };
+    match settled {
         Settled::Moved(_, answer) => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(answer)),
@@ -629,6 +723,10 @@ async fn answer(
         Settled::Gone => Err(ApiError::not_found()),
     }
 }
+
+/// How often an answer to a shipment is run again after its transaction
+/// clashed with another (see [`crate::store::is_transient`]).
+const SETTLE_ATTEMPTS: u32 = 3;
 
 /// `GET /v1/codes/{code}/history[?format=json|epcis]` — the code's owner,
 /// inspectors. Any other participant gets 404, as for a code not stored.

@@ -41,15 +41,18 @@ pub struct Document {
 /// A document that passed format-logical control and whose signature was
 /// checked, to be stored `IN_PROGRESS`.
 #[derive(Debug, Clone)]
-pub struct NewDocument {
+pub struct NewDocument<'a> {
     pub kind: DocumentKind,
     pub sender: ParticipantId,
     pub receiver: Option<ParticipantId>,
-    pub body: String,
+    /// The body as signed (borrowed: a large one is not copied).
+    pub body: std::borrow::Cow<'a, str>,
     pub body_digest: String,
     pub signature: String,
     pub signer: String,
     pub fields: serde_json::Value,
+    /// Items stored with the document; a large document's come after it
+    /// through [`Tx::append_items`].
     pub items: Vec<DocumentItem>,
 }
 
@@ -89,7 +92,7 @@ pub struct DocumentEvent {
 }
 
 /// How many of a document's codes are stored per statement.
-const ITEM_CHUNK: usize = 10_000;
+pub const ITEM_CHUNK: usize = 10_000;
 
 fn now_ms() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -140,8 +143,8 @@ pub(super) fn code_of(gtin: i64, serial: &str) -> anyhow::Result<MarkingCode> {
 
 impl Tx {
     /// Stores a new document `IN_PROGRESS` with its codes.
-    #[tracing::instrument(skip_all, fields(kind = new.kind.as_str(), codes = new.items.len()))]
-    pub async fn insert_document(&mut self, new: &NewDocument) -> anyhow::Result<Document> {
+    #[tracing::instrument(skip_all, fields(kind = new.kind.as_str()))]
+    pub async fn insert_document(&mut self, new: &NewDocument<'_>) -> anyhow::Result<Document> {
         const DOC: &str = "INSERT INTO documents \
             (id, kind, status, sender, receiver, body, body_digest, signature, signer, fields, created_at, updated_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
@@ -167,7 +170,7 @@ impl Tx {
                 .bind(doc.status.as_str())
                 .bind(new.sender.to_string())
                 .bind(new.receiver.map(|r| r.to_string()))
-                .bind(&new.body)
+                .bind(new.body.as_ref())
                 .bind(&new.body_digest)
                 .bind(&new.signature)
                 .bind(&new.signer)
@@ -177,9 +180,25 @@ impl Tx {
                 .await
                 .map(|_| ())?
         });
-        // An SSCC listed (a package in a shipment) is kept by its 18
-        // digits, so a code inside it is found in a waiting shipment.
         for (c, chunk) in new.items.chunks(ITEM_CHUNK).enumerate() {
+            self.append_items(doc.id, c * ITEM_CHUNK, chunk).await?;
+        }
+        Ok(doc)
+    }
+
+    /// Stores `items` as a document's codes from position `from` on: how a
+    /// large document's items are stored a chunk at a time as they are read
+    /// from its body. At most [`ITEM_CHUNK`] a call make one statement.
+    pub async fn append_items(
+        &mut self,
+        document: DocumentId,
+        from: usize,
+        items: &[DocumentItem],
+    ) -> anyhow::Result<()> {
+        let id = document.to_string();
+        for (c, chunk) in items.chunks(ITEM_CHUNK).enumerate() {
+            // An SSCC listed (a package in a shipment) is kept by its 18
+            // digits, so a code inside it is found in a waiting shipment.
             let rows: Vec<(&DocumentItem, Option<String>)> = chunk
                 .iter()
                 .map(|item| {
@@ -190,9 +209,9 @@ impl Tx {
                     (item, sscc)
                 })
                 .collect();
-            self.insert_items(&id, c * ITEM_CHUNK, &rows).await?;
+            self.insert_items(&id, from + c * ITEM_CHUNK, &rows).await?;
         }
-        Ok(doc)
+        Ok(())
     }
 
     /// The document, its row locked until the transaction ends.
@@ -395,11 +414,35 @@ impl Store {
 
     /// The document's errors in the order they were found.
     pub async fn document_errors(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentError>> {
+        self.document_errors_page(id, 0, i64::MAX).await
+    }
+
+    /// How many errors the document has.
+    pub async fn document_error_count(&self, id: DocumentId) -> anyhow::Result<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM document_errors WHERE document = $1";
+        Ok(with_pool!(self, p => {
+            sqlx::query_scalar(SQL).bind(id.to_string()).fetch_one(p).await?
+        }))
+    }
+
+    /// At most `limit` of the document's errors, from the `from`-th found
+    /// (0-based) on, in the order they were found.
+    pub async fn document_errors_page(
+        &self,
+        id: DocumentId,
+        from: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<DocumentError>> {
         const SQL: &str = "SELECT item, code, error, message, args FROM document_errors \
-            WHERE document = $1 ORDER BY n";
+            WHERE document = $1 AND n >= $2 ORDER BY n LIMIT $3";
         type ErrorRow = (Option<i64>, Option<String>, String, String, String);
         let rows: Vec<ErrorRow> = with_pool!(self, p => {
-            sqlx::query_as(SQL).bind(id.to_string()).fetch_all(p).await?
+            sqlx::query_as(SQL)
+                .bind(id.to_string())
+                .bind(from)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
         });
         rows.into_iter()
             .map(|(item, code, error, message, args)| {

@@ -92,7 +92,9 @@ mod sessions;
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
 pub use batch::{CodeRow, Move};
 pub use codes::{status_columns, status_from_columns};
-pub use documents::{Document, DocumentError, DocumentEvent, DocumentItem, NewDocument};
+pub use documents::{
+    Document, DocumentError, DocumentEvent, DocumentItem, ITEM_CHUNK, NewDocument,
+};
 pub use orders::{ChunkOutcome, Order, OrderStatus};
 pub use packages::{Package, PackageView};
 pub use participants::{
@@ -253,4 +255,16 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, p => p.close().await)
     }
+}
+
+/// Whether `error` is a clash between concurrent transactions that running
+/// the whole transaction again resolves: a deadlock (PostgreSQL `40P01`),
+/// a serialization failure (`40001`), or SQLite's busy database (`5`,
+/// `517`). Any other error is not retried.
+pub fn is_transient(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<sqlx::Error>())
+        .filter_map(|e| e.as_database_error()?.code())
+        .any(|code| matches!(code.as_ref(), "40P01" | "40001" | "5" | "517"))
 }

@@ -46,19 +46,11 @@ impl Db {
             eprintln!("skipped: TANBA_TEST_POSTGRES_URL is not set (scripts/test sets it)");
             return None;
         };
-        let name = format!("tanba_test_{}", uuid_like());
-        use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect(&admin)
+        let url = create_database(&admin, "tanba_test")
             .await
-            .expect("connecting to TANBA_TEST_POSTGRES_URL");
-        // The name is ours: `tanba_test_` and 16 hex digits.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("creating a test database");
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            .expect("creating a test database on TANBA_TEST_POSTGRES_URL");
         Some(Db {
-            url: format!("{base}/{name}"),
+            url,
             dir: tempfile::tempdir().expect("temp dir"),
             label: "postgres",
         })
@@ -78,6 +70,34 @@ impl Db {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// A new, empty database `{prefix}_` and 16 hex digits on the PostgreSQL
+/// server of `admin` (a URL with a database to connect to): its URL.
+pub async fn create_database(admin: &str, prefix: &str) -> anyhow::Result<String> {
+    use sqlx::Connection as _;
+    let name = format!("{prefix}_{}", uuid_like());
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    // The name is ours: the prefix and hex digits.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    Ok(format!("{base}/{name}"))
+}
+
+/// Drops the database of `url` (made by [`create_database`]), even while
+/// connections are open.
+pub async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let name = url.rsplit_once('/').map(|(_, n)| n).unwrap_or_default();
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
 }
 
 fn uuid_like() -> String {
