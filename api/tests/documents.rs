@@ -443,6 +443,57 @@ on_every_database!(
             .map(|e| e["bizStep"].as_str().expect("bizStep"))
             .collect();
         assert_eq!(steps, ["shipping", "receiving"]);
+        // A page at a time, the next one named by `Link`, as in EPCIS 2.0.
+        let first = w
+            .app
+            .client
+            .get(
+                w.app
+                    .url(&format!("/v1/documents/{ship_id}/epcis?perPage=1")),
+            )
+            .bearer_auth(&inspector)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(first.status().as_u16(), 200);
+        let link = first
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .expect("a link to the next page")
+            .to_owned();
+        let body: Value = first.json().await.expect("json");
+        assert_eq!(body["epcisBody"]["eventList"][0]["bizStep"], "shipping");
+        assert_eq!(
+            body["epcisBody"]["eventList"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let next = link
+            .strip_prefix('<')
+            .and_then(|l| l.split_once(">; rel=\"next\""))
+            .map(|(url, _)| url.to_owned())
+            .expect("rel=next");
+        let second = w
+            .app
+            .client
+            .get(w.app.url(&next))
+            .bearer_auth(&inspector)
+            .send()
+            .await
+            .expect("sent");
+        assert!(second.headers().get("link").is_none(), "the last page");
+        let body: Value = second.json().await.expect("json");
+        assert_eq!(body["epcisBody"]["eventList"][0]["bizStep"], "receiving");
+        let (status, bad) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{ship_id}/epcis?perPage=0&lang=kk"),
+            Some(&inspector),
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(bad["error"]["details"][0]["code"], "out_of_range");
 
         // A rejected shipment and a cancelled one leave the code with its seller.
         let rejected = submit(&w, &maker, "ship-3", &shipment(&[b], &shop)).await;

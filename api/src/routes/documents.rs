@@ -287,43 +287,32 @@ fn message(lang: Lang, key: &str, args: &std::collections::BTreeMap<String, Stri
 const PAGE_DEFAULT: i64 = 1_000;
 const PAGE_MAX: i64 = 10_000;
 
-/// A page of a document's codes and errors.
-struct Page {
-    /// The position of the first code listed.
-    from: i64,
-    /// The position of the first error listed.
-    errors_from: i64,
-    limit: i64,
-}
-
-/// `from`, `errors_from` (0 and up, default 0) and `limit` (1 to
-/// [`PAGE_MAX`], default [`PAGE_DEFAULT`]) of the query.
-fn page_of(req: &HttpRequest) -> Result<Page, ApiError> {
-    let mut page = Page {
-        from: 0,
-        errors_from: 0,
-        limit: PAGE_DEFAULT,
-    };
+/// The numbers `wanted` of the query, each `(name, min, max, default)`:
+/// the default where absent; every one out of its range is named in one 400
+/// (`not_a_position` for a position without a top, else `out_of_range`).
+fn numbers<const N: usize>(
+    req: &HttpRequest,
+    wanted: [(&'static str, i64, i64, i64); N],
+) -> Result<[i64; N], ApiError> {
+    let mut out = wanted.map(|(_, _, _, default)| default);
     let mut errors = Vec::new();
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
-        let (slot, min, max) = match k.as_ref() {
-            "from" => (&mut page.from, 0, i64::MAX),
-            "errors_from" => (&mut page.errors_from, 0, i64::MAX),
-            "limit" => (&mut page.limit, 1, PAGE_MAX),
-            _ => continue,
+        let Some(at) = wanted.iter().position(|(name, ..)| *name == k) else {
+            continue;
         };
+        let (name, min, max, _) = wanted[at];
         match v.parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => *slot = n,
-            _ if max == i64::MAX => errors.push(FieldError::new("not_a_position", k.as_ref())),
+            Ok(n) if (min..=max).contains(&n) => out[at] = n,
+            _ if max == i64::MAX => errors.push(FieldError::new("not_a_position", name)),
             _ => errors.push(
-                FieldError::new("out_of_range", k.as_ref())
+                FieldError::new("out_of_range", name)
                     .arg("min", min)
                     .arg("max", max),
             ),
         }
     }
     if errors.is_empty() {
-        Ok(page)
+        Ok(out)
     } else {
         Err(ApiError::validation(errors))
     }
@@ -343,18 +332,23 @@ async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let doc = readable(&caller, &state, &path).await?;
-    let page = page_of(&req)?;
+    let [from, errors_from, limit] = numbers(
+        &req,
+        [
+            ("from", 0, i64::MAX, 0),
+            ("errors_from", 0, i64::MAX, 0),
+            ("limit", 1, PAGE_MAX, PAGE_DEFAULT),
+        ],
+    )?;
     let store = &state.store;
-    let mut items = store
-        .document_items_page(doc.id, page.from, page.limit + 1)
-        .await?;
-    let codes_next = (items.len() as i64 > page.limit).then(|| page.from + page.limit);
-    items.truncate(page.limit as usize);
+    let mut items = store.document_items_page(doc.id, from, limit + 1).await?;
+    let codes_next = (items.len() as i64 > limit).then(|| from + limit);
+    items.truncate(limit as usize);
     let mut errors = store
-        .document_errors_page(doc.id, page.errors_from, page.limit + 1)
+        .document_errors_page(doc.id, errors_from, limit + 1)
         .await?;
-    let errors_next = (errors.len() as i64 > page.limit).then(|| page.errors_from + page.limit);
-    errors.truncate(page.limit as usize);
+    let errors_next = (errors.len() as i64 > limit).then(|| errors_from + limit);
+    errors.truncate(limit as usize);
     let lang = lang.0;
     let body = json!({
         "id": doc.id.to_string(),
@@ -449,20 +443,34 @@ fn epcis_response(events: Vec<Value>) -> HttpResponse {
         .body(epcis::document(events, OffsetDateTime::now_utc()).to_string())
 }
 
-/// `GET /v1/documents/{id}/epcis` — its parties, inspectors, administrators.
+/// `GET /v1/documents/{id}/epcis[?perPage=&nextPageToken=]` — its parties,
+/// inspectors, administrators. The events of `perPage` codes at most
+/// (default and top 10,000) per answer; a `Link` header with `rel="next"`
+/// names the next page, as EPCIS 2.0's query interface does.
 #[tracing::instrument(skip_all)]
 async fn epcis_export(
+    req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let doc = readable(&caller, &state, &path).await?;
-    let events = state.store.document_events(doc.id).await?;
+    let [after, per_page] = numbers(
+        &req,
+        [
+            ("nextPageToken", 0, i64::MAX, 0),
+            ("perPage", 1, PAGE_MAX, PAGE_MAX),
+        ],
+    )?;
+    let mut events = state
+        .store
+        .document_events_page(doc.id, after, per_page + 1)
+        .await?;
     if matches!(
         doc.kind,
         DocumentKind::Aggregation | DocumentKind::Disaggregation
     ) {
-        let at = events.first().map_or(doc.updated_at, |e| e.at);
+        let at = events.first().map_or(doc.updated_at, |(_, e)| e.at);
         let items = state.store.document_items(doc.id).await?;
         let events = if doc.status == DocumentStatus::CheckedOk {
             package_events(&doc, &items, at)
@@ -474,8 +482,12 @@ async fn epcis_export(
     }
     // One EPCIS event per step of the document: its codes' events grouped
     // by operation and resulting state, in the order they were written.
+    let next = (events.len() as i64 > per_page)
+        .then(|| events.get(per_page as usize - 1).map(|(n, _)| *n))
+        .flatten();
+    events.truncate(per_page as usize);
     let mut groups: Vec<(Step, i64, Vec<tanba_core::MarkingCode>)> = Vec::new();
-    for e in events {
+    for (_, e) in events {
         let Some(step) = epcis_step(&e.operation, e.state) else {
             continue;
         };
@@ -488,7 +500,19 @@ async fn epcis_export(
         .into_iter()
         .map(|(step, at, codes)| epcis::event(&happening(step, at, codes, Some(&doc))))
         .collect();
-    Ok(epcis_response(events))
+    let mut answer = epcis_response(events);
+    if let Some(next) = next {
+        // As EPCIS 2.0's query interface pages: the next page by `Link`.
+        let link = format!(
+            "</v1/documents/{}/epcis?perPage={per_page}&nextPageToken={next}>; rel=\"next\"",
+            doc.id
+        );
+        answer.headers_mut().insert(
+            header::LINK,
+            header::HeaderValue::from_str(&link).map_err(anyhow::Error::from)?,
+        );
+    }
+    Ok(answer)
 }
 
 /// The AggregationEvents of an applied aggregation or disaggregation, one

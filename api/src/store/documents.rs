@@ -485,9 +485,27 @@ impl Store {
 
     /// Every event a document caused, in the order they were written.
     pub async fn document_events(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentEvent>> {
-        const SQL: &str = "SELECT gtin, serial, at, operation, status, reason, blocked, actor \
-            FROM code_events WHERE source_kind = 'document' AND source_id = $1 ORDER BY id";
+        Ok(self
+            .document_events_page(id, 0, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+
+    /// At most `limit` of the events the document caused, each with its id,
+    /// after the event `after` (0: from the first), in the order written.
+    pub async fn document_events_page(
+        &self,
+        id: DocumentId,
+        after: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(i64, DocumentEvent)>> {
+        const SQL: &str = "SELECT id, gtin, serial, at, operation, status, reason, blocked, actor \
+            FROM code_events WHERE source_kind = 'document' AND source_id = $1 AND id > $2 \
+            ORDER BY id LIMIT $3";
         type EventRow = (
+            i64,
             i64,
             String,
             i64,
@@ -498,21 +516,29 @@ impl Store {
             Option<String>,
         );
         let rows: Vec<EventRow> = with_pool!(self, p => {
-            sqlx::query_as(SQL).bind(id.to_string()).fetch_all(p).await?
+            sqlx::query_as(SQL)
+                .bind(id.to_string())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
         });
         rows.into_iter()
             .map(
-                |(gtin, serial, at, operation, status, reason, blocked, actor)| {
-                    Ok(DocumentEvent {
-                        code: code_of(gtin, &serial)?,
-                        at,
-                        operation,
-                        state: CodeState {
-                            status: status_from_columns(status, reason)?,
-                            blocked,
+                |(n, gtin, serial, at, operation, status, reason, blocked, actor)| {
+                    Ok((
+                        n,
+                        DocumentEvent {
+                            code: code_of(gtin, &serial)?,
+                            at,
+                            operation,
+                            state: CodeState {
+                                status: status_from_columns(status, reason)?,
+                                blocked,
+                            },
+                            actor,
                         },
-                        actor,
-                    })
+                    ))
                 },
             )
             .collect()
