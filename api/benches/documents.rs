@@ -15,6 +15,10 @@
 //!    shipment lists the 1,000 SSCCs.
 //! 4. The service's peak memory (`VmHWM` of the process), in each phase
 //!    (the kernel's peak is reset between phases through `clear_refs`).
+//! 5. Killed mid-way: the buyer ships the 1,000,000 loose codes back, and
+//!    the service is killed (SIGKILL) about a tenth of the way into
+//!    applying it. Nothing may be applied then (no event, still
+//!    `IN_PROGRESS`); after a restart all of it is, one event per code.
 //!
 //! The database holds `DOCUMENTS_STORED` codes (default 10,000,000): the two
 //! million moved and the rest of another participant's. The moved codes are
@@ -132,6 +136,22 @@ fn serve(db: &common::Db, settings: &Settings, port: u16) -> anyhow::Result<Chil
         .spawn()?)
 }
 
+/// Waits until the service answers `/health`.
+async fn up(client: &reqwest::Client, base: &str, server: &mut Child) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(server.try_wait()?.is_none(), "tanba serve exited");
+        anyhow::ensure!(Instant::now() < deadline, "tanba serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 /// The process's peak resident memory, in MiB.
 fn peak_rss_mib(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -158,6 +178,69 @@ struct Timings {
     peaks: [f64; 3],
 }
 
+/// A shipment of `codes` (codes or SSCCs) to `buyer_bin`, streamed as
+/// NDJSON: the document's fields, then one code a line.
+fn shipment_body(buyer_bin: &str, codes: &[String]) -> anyhow::Result<Vec<u8>> {
+    let mut body = serde_json::to_vec(&json!({"kind": "shipment", "receiver": buyer_bin}))?;
+    for c in codes {
+        body.push(b'\n');
+        serde_json::to_writer(&mut body, &json!({"code": c, "price": 650}))?;
+    }
+    Ok(body)
+}
+
+/// `POST /v1/documents` of `body` signed by `who`, until its 202.
+async fn upload(
+    client: &reqwest::Client,
+    base: &str,
+    who: &eds::Identity,
+    token: &str,
+    body: Vec<u8>,
+    label: &str,
+) -> anyhow::Result<DocumentId> {
+    let signature = eds::sign_detached(who, &body);
+    let resp = client
+        .post(format!("{base}/v1/documents"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", format!("bench-{label}"))
+        .header("Content-Type", "application/x-ndjson")
+        .header("X-Signature", signature)
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().as_u16() == 202,
+        "{label}: {}",
+        resp.text().await?
+    );
+    let answer: Value = resp.json().await?;
+    Ok(answer["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no id"))?
+        .parse()?)
+}
+
+/// The document's status, once it is no longer `IN_PROGRESS`.
+async fn settled(store: &Store, id: DocumentId, label: &str) -> anyhow::Result<DocumentStatus> {
+    loop {
+        let doc = store
+            .document(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("gone"))?;
+        match doc.status {
+            DocumentStatus::InProgress => tokio::time::sleep(Duration::from_millis(50)).await,
+            DocumentStatus::WaitAcceptance => return Ok(doc.status),
+            other => {
+                let errors = store.document_errors(id).await?;
+                anyhow::bail!(
+                    "{label}: {other:?}, first errors {:?}",
+                    &errors[..errors.len().min(3)]
+                );
+            }
+        }
+    }
+}
+
 /// Sends a signed shipment of `codes` (codes or SSCCs) from the seller to
 /// the buyer, waits for the worker, and accepts it.
 #[allow(clippy::too_many_arguments)]
@@ -173,60 +256,19 @@ async fn ship_and_accept(
     label: &str,
     pid: u32,
 ) -> anyhow::Result<Timings> {
-    // Streamed as NDJSON: the document's fields, then one code a line.
-    let mut body = serde_json::to_vec(&json!({"kind": "shipment", "receiver": buyer_bin}))?;
-    for c in codes {
-        body.push(b'\n');
-        serde_json::to_writer(&mut body, &json!({"code": c, "price": 650}))?;
-    }
-    let signature = eds::sign_detached(seller, &body);
+    let body = shipment_body(buyer_bin, codes)?;
     eprintln!("{label}: body {} MB", body.len() / 1_000_000);
     let mut peaks = [0.0; 3];
     reset_peak(pid)?;
     let started = Instant::now();
-    let resp = client
-        .post(format!("{base}/v1/documents"))
-        .bearer_auth(seller_token)
-        .header("Idempotency-Key", format!("bench-{label}"))
-        .header("Content-Type", "application/x-ndjson")
-        .header("X-Signature", signature)
-        .body(body)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        resp.status().as_u16() == 202,
-        "{label}: {}",
-        resp.text().await?
-    );
+    let id = upload(client, base, seller, seller_token, body, label).await?;
     let upload = started.elapsed();
     peaks[0] = peak_rss_mib(pid)?;
     reset_peak(pid)?;
-    let answer: Value = resp.json().await?;
-    let id: DocumentId = answer["id"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("no id"))?
-        .parse()?;
-    let checked = loop {
-        let doc = store
-            .document(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("gone"))?;
-        match doc.status {
-            DocumentStatus::InProgress => tokio::time::sleep(Duration::from_millis(50)).await,
-            DocumentStatus::WaitAcceptance => {
-                peaks[1] = peak_rss_mib(pid)?;
-                reset_peak(pid)?;
-                break started.elapsed();
-            }
-            other => {
-                let errors = store.document_errors(id).await?;
-                anyhow::bail!(
-                    "{label}: {other:?}, first errors {:?}",
-                    &errors[..errors.len().min(3)]
-                );
-            }
-        }
-    };
+    settled(store, id, label).await?;
+    let checked = started.elapsed();
+    peaks[1] = peak_rss_mib(pid)?;
+    reset_peak(pid)?;
     let resp = client
         .post(format!("{base}/v1/documents/{id}/accept"))
         .bearer_auth(buyer_token)
@@ -379,17 +421,7 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        anyhow::ensure!(server.try_wait()?.is_none(), "tanba serve exited");
-        anyhow::ensure!(Instant::now() < deadline, "tanba serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    up(&client, &base, &mut server).await?;
     let loose_codes: Vec<String> = loose.iter().map(MarkingCode::identity).collect();
     drop(loose);
     let units = ship_and_accept(
@@ -405,7 +437,6 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         server.id(),
     )
     .await?;
-    drop(loose_codes);
     let now_buyers: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM codes WHERE order_id = $1 AND owner = $2")
             .bind(loose_order.as_uuid())
@@ -436,6 +467,42 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
         packed_buyers == n as i64,
         "{packed_buyers} of {n} packed codes moved"
+    );
+
+    // 4. Killed mid-way: the buyer ships the loose codes back, and the
+    // service is killed (SIGKILL) while its worker applies the shipment
+    // (about a tenth of the way in): nothing may be applied; after a restart
+    // all of it is, each code once.
+    let body = shipment_body(&seller.taxpayer_id(), &loose_codes)?;
+    drop(loose_codes);
+    let id = upload(&client, &base, &buyer, &buyer_token, body, "killed").await?;
+    let kill_after = Duration::from_millis((n as u64 / 100).max(1_000));
+    tokio::time::sleep(kill_after).await;
+    server.kill()?;
+    server.wait()?;
+    const EVENTS: &str = "SELECT COUNT(*), COUNT(DISTINCT (gtin, serial)) FROM code_events \
+        WHERE source_kind = 'document' AND source_id = $1";
+    let (events, _): (i64, i64) = sqlx::query_as(EVENTS)
+        .bind(id.to_string())
+        .fetch_one(&mut c)
+        .await?;
+    let status = store.document(id).await?.map(|d| d.status);
+    anyhow::ensure!(
+        status == Some(DocumentStatus::InProgress) && events == 0,
+        "killed: {status:?} with {events} events (too late a kill, or half applied)"
+    );
+    let restarted = Instant::now();
+    let mut server = serve(db, &settings, port)?;
+    up(&client, &base, &mut server).await?;
+    settled(&store, id, "killed").await?;
+    let recovered = restarted.elapsed();
+    let (events, codes): (i64, i64) = sqlx::query_as(EVENTS)
+        .bind(id.to_string())
+        .fetch_one(&mut c)
+        .await?;
+    anyhow::ensure!(
+        events == n as i64 && codes == n as i64,
+        "after the restart: {events} events over {codes} codes of {n}"
     );
     server.kill()?;
     server.wait()?;
@@ -469,5 +536,10 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         );
     }
     println!("service peak memory (VmHWM): {peak:.0} MiB");
+    println!(
+        "killed {:.1} s after the upload of {n} codes: nothing applied; restarted, applied whole in {:.1} s",
+        s(kill_after),
+        s(recovered)
+    );
     Ok(())
 }
