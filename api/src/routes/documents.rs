@@ -707,9 +707,8 @@ async fn answer(
     // Two transactions over the same codes may deadlock on PostgreSQL (the
     // codes are locked in key order a chunk at a time, not across the
     // whole document); the one the server aborts is run again.
-    let mut attempt = 0;
-    let settled = loop {
-        match settle(
+    let settled = crate::store::again_on_clash(SETTLE_TRIES, || {
+        settle(
             &state.store,
             &state.cards,
             id,
@@ -718,16 +717,8 @@ async fn answer(
             audit.clone(),
             &idem,
         )
-        .await
-        {
-            Err(e) if attempt < SETTLE_ATTEMPTS && crate::store::is_transient(&e) => {
-                attempt += 1;
-                tracing::warn!(document = %id, error = %e, attempt, "settling again after a clash");
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-            other => break other?,
-        }
-    };
+    })
+    .await?;
     match settled {
         Settled::Moved(_, answer) => Ok(HttpResponse::Ok()
             .content_type("application/json")
@@ -748,9 +739,9 @@ async fn answer(
     }
 }
 
-/// How often an answer to a shipment is run again after its transaction
-/// clashed with another (see [`crate::store::is_transient`]).
-const SETTLE_ATTEMPTS: u32 = 3;
+/// How often in all an answer to a shipment is tried while its transaction
+/// clashes with another (see [`crate::store::is_transient`]).
+const SETTLE_TRIES: u32 = 4;
 
 /// `GET /v1/codes/{code}/history[?format=json|epcis]` — the code's owner,
 /// inspectors. Any other participant gets 404, as for a code not stored.

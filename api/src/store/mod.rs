@@ -268,3 +268,102 @@ pub fn is_transient(error: &anyhow::Error) -> bool {
         .filter_map(|e| e.as_database_error()?.code())
         .any(|code| matches!(code.as_ref(), "40P01" | "40001" | "5" | "517"))
 }
+
+/// Runs `attempt` again while it fails with a clash between concurrent
+/// transactions ([`is_transient`]), `tries` times in all at most, waiting a
+/// little longer each time. Any other outcome is returned as it is.
+pub async fn again_on_clash<T, F, Fut>(tries: u32, mut attempt: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if n < tries && is_transient(&e) => {
+                tracing::warn!(error = %e, attempt = n, "running again after a clash with another transaction");
+                tokio::time::sleep(Duration::from_millis(50 << n)).await;
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::error::Error as StdError;
+
+    use super::again_on_clash;
+
+    /// A database error with a given SQLSTATE, as the server sends it.
+    #[derive(Debug)]
+    struct Failed(&'static str);
+
+    impl std::fmt::Display for Failed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error {}", self.0)
+        }
+    }
+
+    impl StdError for Failed {}
+
+    impl sqlx::error::DatabaseError for Failed {
+        fn message(&self) -> &str {
+            "failed"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn failed(code: &'static str) -> anyhow::Error {
+        anyhow::Error::from(sqlx::Error::Database(Box::new(Failed(code)))).context("settling")
+    }
+
+    #[tokio::test]
+    async fn a_clash_is_run_again_and_nothing_else_is() {
+        // Two deadlocks, then through.
+        let mut calls = 0;
+        let out = again_on_clash(4, || {
+            calls += 1;
+            let n = calls;
+            async move { if n < 3 { Err(failed("40P01")) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(out.expect("through on the third"), 3);
+
+        // Serialization failures every time: given up after `tries`.
+        let mut calls = 0;
+        let out: anyhow::Result<()> = again_on_clash(2, || {
+            calls += 1;
+            async { Err(failed("40001")) }
+        })
+        .await;
+        assert!(out.is_err());
+        assert_eq!(calls, 2);
+
+        // A unique violation is no clash: tried once.
+        let mut calls = 0;
+        let out: anyhow::Result<()> = again_on_clash(4, || {
+            calls += 1;
+            async { Err(failed("23505")) }
+        })
+        .await;
+        assert!(out.is_err());
+        assert_eq!(calls, 1);
+    }
+}
