@@ -241,8 +241,8 @@ fn json_items(raw: &[u8], skip: usize, reader: &mut Items) -> Result<(), Refused
     })
 }
 
-/// The item lines of an NDJSON body: every non-blank line after the first,
-/// with its 1-based number.
+/// The non-blank lines of an NDJSON body with their 1-based numbers: the
+/// document's fields first, then one item a line.
 fn ndjson_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split('\n')
         .enumerate()
