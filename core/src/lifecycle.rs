@@ -152,6 +152,34 @@ impl CodeState {
             blocked: false,
         }
     }
+
+    /// Every state a code can be in, each reason once, blocked and not.
+    pub fn all() -> Vec<CodeState> {
+        let mut statuses = vec![Status::Emitted, Status::Applied, Status::Introduced];
+        statuses.extend(WithdrawalReason::ALL.map(Status::Retired));
+        statuses.extend(WriteOffReason::ALL.map(Status::WrittenOff));
+        statuses
+            .into_iter()
+            .flat_map(|status| [false, true].map(|blocked| CodeState { status, blocked }))
+            .collect()
+    }
+}
+
+/// The states from which `operation` is allowed, when it leaves every one
+/// of them as it was (a shipment's `Ship` and `Accept`); `None` when it
+/// changes some state. A store can then apply such an operation to many
+/// codes with one guarded write: every code whose state is in the list
+/// moves, and the rest are refused by [`transition`] on a second look.
+pub fn kept_by(operation: Operation) -> Option<Vec<CodeState>> {
+    let mut from = Vec::new();
+    for state in CodeState::all() {
+        match transition(state, operation) {
+            Ok(next) if next == state => from.push(state),
+            Ok(_) => return None,
+            Err(_) => {}
+        }
+    }
+    Some(from)
 }
 
 /// What a document or an authority does to a code.

@@ -4,18 +4,8 @@
 //! refusal reasons. Every allowed and every refused transition has a case.
 
 use tanba_core::lifecycle::{
-    CodeState, Operation, Status, WithdrawalReason, WriteOffReason, transition,
+    CodeState, Operation, Status, WithdrawalReason, WriteOffReason, kept_by, transition,
 };
-
-fn all_states() -> Vec<CodeState> {
-    let mut statuses = vec![Status::Emitted, Status::Applied, Status::Introduced];
-    statuses.extend(WithdrawalReason::ALL.map(Status::Retired));
-    statuses.extend(WriteOffReason::ALL.map(Status::WrittenOff));
-    statuses
-        .into_iter()
-        .flat_map(|status| [false, true].map(|blocked| CodeState { status, blocked }))
-        .collect()
-}
 
 /// The allowed moves, as the design brief states them (§4).
 fn allowed(from: CodeState, op: Operation) -> Option<CodeState> {
@@ -102,7 +92,7 @@ fn every_transition_follows_the_table() {
     let mut allowed_count = 0;
     let mut refused_count = 0;
     let mut problems = Vec::new();
-    for from in all_states() {
+    for from in CodeState::all() {
         for op in Operation::all() {
             let got = transition(from, op);
             match (allowed(from, op), got) {
@@ -171,5 +161,28 @@ fn statuses_serialize_with_the_regional_names() {
     assert_eq!(
         serde_json::to_string(&Status::Emitted).expect("json"),
         r#"{"status":"EMITTED"}"#
+    );
+}
+
+#[test]
+fn only_a_shipment_keeps_the_state_and_it_keeps_it_only_for_an_unblocked_code_in_circulation() {
+    let circulating = vec![CodeState::new(Status::Introduced)];
+    assert_eq!(kept_by(Operation::Ship), Some(circulating.clone()));
+    assert_eq!(kept_by(Operation::Accept), Some(circulating));
+    // Changes some state, so it has no one guard.
+    for op in [
+        Operation::Apply,
+        Operation::Introduce,
+        Operation::Block,
+        Operation::Withdraw(WithdrawalReason::Retail),
+        Operation::WriteOff(WriteOffReason::KmLost),
+    ] {
+        assert_eq!(kept_by(op), None, "{op:?}");
+    }
+    // Keeps every state it allows: a cancellation, blocked or not.
+    let cancelled = kept_by(Operation::CancelShipment).expect("keeps");
+    assert_eq!(
+        cancelled.len(),
+        CodeState::all().len() - 2 * WriteOffReason::ALL.len()
     );
 }

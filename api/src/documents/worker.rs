@@ -3,15 +3,24 @@
 //! seller's answer to a shipment ([`settle`]).
 //!
 //! A document is processed in one transaction: its row is locked and its
-//! status re-read (another worker may have been first), then each distinct
-//! code is locked, its owner compared with the sender, its absence from any
-//! shipment waiting for a buyer checked, and its step run through
-//! `Tx::apply_operations` (which runs `lifecycle::transition` and appends the
-//! code's event, caused by this document). Every refusal is collected. If
-//! there is none, the document moves on (`CHECKED_OK`, or `WAIT_ACCEPTANCE`
-//! for a shipment) and the transaction commits; otherwise it rolls back, so
-//! no code moved, and a second transaction stores every error and
-//! `CHECKED_NOT_OK`. Cached cards are invalidated after the commit.
+//! status re-read (another worker may have been first), then its codes are
+//! read and locked 10,000 at a time in key order (`Tx::lock_codes`), each
+//! code's owner compared with the sender, its absence from any shipment
+//! waiting for a buyer checked, and its steps run through
+//! `lifecycle::transition`; each chunk is then written in two statements
+//! (`Tx::write_moves`), which also append each code's events, caused by this
+//! document. Every refusal is collected. If there is none, the document
+//! moves on (`CHECKED_OK`, or `WAIT_ACCEPTANCE` for a shipment) and the
+//! transaction commits; otherwise it rolls back, so no code moved, and a
+//! second transaction stores every error and `CHECKED_NOT_OK`. Cached cards
+//! are invalidated after the commit.
+//!
+//! An acceptance is first tried optimistically: the shipment's codes were
+//! checked when it was shipped and are held by it, so each chunk is moved
+//! with one guarded write and no read (`Tx::move_kept`, with the states
+//! `lifecycle::kept_by(Accept)` allows). If any code is not as expected, the
+//! transaction rolls back and the acceptance runs again the way above, to
+//! list every refusal.
 //!
 //! The worker wakes when a document arrives and every few seconds, so a
 //! document left `IN_PROGRESS` by a crash or a stop is processed after a
@@ -372,6 +381,12 @@ struct Plan<'a> {
     /// Write what passes and drop the refusals (the record of a cancelled
     /// shipment, which changes nothing).
     lenient: bool,
+    /// Move each chunk with one guarded write and no read first
+    /// ([`Tx::move_kept`]), for an owner change by one operation that keeps
+    /// the state (acceptance). The first code not as expected stops the
+    /// document: the caller rolls back and moves it again, looking at each
+    /// code to list every refusal.
+    optimistic: bool,
 }
 
 /// One code to move: the page item that listed it (itself, or the package
@@ -400,19 +415,33 @@ struct Moving<'a> {
     errors: Vec<DocumentError>,
     /// The identities of the codes written, whose cards to invalidate.
     touched: Identities,
+    /// With an optimistic plan: the states its one operation keeps.
+    kept: Option<Vec<CodeState>>,
+    /// A guarded write left a code out: the optimistic attempt is over.
+    missed: bool,
 }
 
 /// Moves every code a document lists by `plan` (see [`Moving`]): the unit
 /// codes listed alone and everything inside each package listed, each
-/// package as a whole. Returns the codes written and every refusal.
+/// package as a whole. Returns the codes written and every refusal; `None`
+/// when an optimistic plan found a code not as expected (and wrote part of
+/// the document: roll back).
 async fn move_document(
     tx: &mut Tx,
     store: &Store,
     doc: &Document,
     plan: Plan<'_>,
     actor: &str,
-) -> anyhow::Result<(Identities, Vec<DocumentError>)> {
+) -> anyhow::Result<Option<(Identities, Vec<DocumentError>)>> {
+    let kept = match (plan.optimistic, plan.operations, plan.new_owner) {
+        (true, [operation], Some(_)) if !plan.lenient && !plan.alone_only => {
+            tanba_core::lifecycle::kept_by(*operation)
+        }
+        _ => None,
+    };
     let mut moving = Moving {
+        kept,
+        missed: false,
         doc,
         plan,
         actor,
@@ -431,8 +460,11 @@ async fn move_document(
         };
         from = last + 1;
         moving.page(tx, &page).await?;
+        if moving.missed {
+            return Ok(None);
+        }
     }
-    Ok((moving.touched, moving.errors))
+    Ok(Some((moving.touched, moving.errors)))
 }
 
 fn digest(identity: &str) -> u128 {
@@ -549,7 +581,33 @@ impl Moving<'_> {
         page: &[(i64, DocumentItem)],
         targets: &[Target],
     ) -> anyhow::Result<()> {
+        if self.missed {
+            return Ok(());
+        }
         let keys: Vec<(i64, String)> = targets.iter().map(|t| t.key.clone()).collect();
+        if let (Some(kept), [operation], Some(new_owner)) =
+            (&self.kept, self.plan.operations, self.plan.new_owner)
+        {
+            let moved = tx
+                .move_kept(
+                    &keys,
+                    self.doc.sender,
+                    new_owner,
+                    kept,
+                    *operation,
+                    &self.source,
+                    Some(self.actor),
+                )
+                .await?;
+            if moved < keys.len() {
+                self.missed = true;
+            } else {
+                for t in targets {
+                    self.touched.push(&t.code.identity());
+                }
+            }
+            return Ok(());
+        }
         let rows = tx.lock_codes(&keys, self.doc.id).await?;
         let mut moves = Vec::with_capacity(targets.len());
         let mut identities = Vec::with_capacity(targets.len());
@@ -698,8 +756,11 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
                 alone_only: true,
                 units_only: kind == DocumentKind::Application,
                 lenient: false,
+                optimistic: false,
             };
-            move_document(&mut tx, store, &doc, plan, &sender).await?
+            move_document(&mut tx, store, &doc, plan, &sender)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("a plan that is not optimistic missed"))?
         }
     };
     let mut audit = AuditEntry::new("document.check");
@@ -1049,74 +1110,89 @@ pub async fn settle(
     mut audit: AuditEntry,
     idem: &Idempotency,
 ) -> anyhow::Result<Settled> {
-    let mut tx = store.begin().await?;
-    let Some(doc) = tx.document_for_update(id).await? else {
-        tx.rollback().await?;
-        return Ok(Settled::Gone);
-    };
-    let next = match document_step(doc.kind, doc.status, step) {
-        Ok(next) => next,
-        Err(e) => {
+    // An acceptance first moves each chunk with one guarded write; if a
+    // code is not as it was shipped (blocked, withdrawn, gone), it starts
+    // over and looks at each code, to list every refusal.
+    let mut optimistic = step == DocumentStep::Accept;
+    loop {
+        let mut tx = store.begin().await?;
+        let Some(doc) = tx.document_for_update(id).await? else {
             tx.rollback().await?;
-            return Ok(Settled::Step(e));
-        }
-    };
-    // Acceptance moves every code to the buyer; a rejection or a
-    // cancellation moves nothing but records `cancel_shipment` in each
-    // code's history, so it does not end at `ship` (a refusal there would
-    // change nothing, so it is dropped).
-    let receiver = doc
-        .receiver
-        .ok_or_else(|| anyhow::anyhow!("shipment {id} has no receiver"))?;
-    let plan = match step {
-        DocumentStep::Accept => Plan {
-            operations: &[Operation::Accept],
-            new_owner: Some(receiver),
-            alone_only: false,
-            units_only: false,
-            lenient: false,
-        },
-        _ => Plan {
-            operations: &[Operation::CancelShipment],
-            new_owner: None,
-            alone_only: false,
-            units_only: false,
-            lenient: true,
-        },
-    };
-    // Codes listed alone were checked to be in no package when shipped,
-    // and a code waiting in a shipment cannot be packed since.
-    let (moved, mut errors) = move_document(&mut tx, store, &doc, plan, actor).await?;
-    if step == DocumentStep::Accept {
-        if !errors.is_empty() {
+            return Ok(Settled::Gone);
+        };
+        let next = match document_step(doc.kind, doc.status, step) {
+            Ok(next) => next,
+            Err(e) => {
+                tx.rollback().await?;
+                return Ok(Settled::Step(e));
+            }
+        };
+        // Acceptance moves every code to the buyer; a rejection or a
+        // cancellation moves nothing but records `cancel_shipment` in each
+        // code's history, so it does not end at `ship` (a refusal there would
+        // change nothing, so it is dropped).
+        let receiver = doc
+            .receiver
+            .ok_or_else(|| anyhow::anyhow!("shipment {id} has no receiver"))?;
+        let plan = match step {
+            DocumentStep::Accept => Plan {
+                operations: &[Operation::Accept],
+                new_owner: Some(receiver),
+                alone_only: false,
+                units_only: false,
+                lenient: false,
+                optimistic,
+            },
+            _ => Plan {
+                operations: &[Operation::CancelShipment],
+                new_owner: None,
+                alone_only: false,
+                units_only: false,
+                lenient: true,
+                optimistic: false,
+            },
+        };
+        // Codes listed alone were checked to be in no package when shipped,
+        // and a code waiting in a shipment cannot be packed since.
+        let moving = move_document(&mut tx, store, &doc, plan, actor).await?;
+        let Some((moved, mut errors)) =
+            moving.filter(|(_, errors)| !optimistic || errors.is_empty())
+        else {
             tx.rollback().await?;
-            errors.sort_by_key(|e| (e.item.is_none(), e.item));
-            let mut tx = store.begin().await?;
-            tx.set_document_errors(id, &errors).await?;
-            audit.outcome = Outcome::Refused("document_accept_refused".to_owned());
-            audit.detail = json!({"errors": errors.len()});
-            tx.audit(audit).await?;
-            tx.commit().await?;
-            return Ok(Settled::Refused(errors));
+            optimistic = false;
+            continue;
+        };
+        if step == DocumentStep::Accept {
+            if !errors.is_empty() {
+                tx.rollback().await?;
+                errors.sort_by_key(|e| (e.item.is_none(), e.item));
+                let mut tx = store.begin().await?;
+                tx.set_document_errors(id, &errors).await?;
+                audit.outcome = Outcome::Refused("document_accept_refused".to_owned());
+                audit.detail = json!({"errors": errors.len()});
+                tx.audit(audit).await?;
+                tx.commit().await?;
+                return Ok(Settled::Refused(errors));
+            }
+            tx.set_document_errors(id, &[]).await?;
         }
-        tx.set_document_errors(id, &[]).await?;
+        let recorded = moved.len();
+        tx.set_document_status(id, next).await?;
+        audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": recorded});
+        tx.audit(audit).await?;
+        let doc = Document {
+            status: next,
+            ..doc
+        };
+        let answer = summary(&doc).to_string();
+        if idem.save(&mut tx, actor, 200, &answer).await.is_err() {
+            tx.rollback().await?;
+            return Ok(Settled::Raced);
+        }
+        tx.commit().await?;
+        if step == DocumentStep::Accept {
+            cards.invalidate_many(&moved).await;
+        }
+        return Ok(Settled::Moved(doc, answer));
     }
-    let recorded = moved.len();
-    tx.set_document_status(id, next).await?;
-    audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": recorded});
-    tx.audit(audit).await?;
-    let doc = Document {
-        status: next,
-        ..doc
-    };
-    let answer = summary(&doc).to_string();
-    if idem.save(&mut tx, actor, 200, &answer).await.is_err() {
-        tx.rollback().await?;
-        return Ok(Settled::Raced);
-    }
-    tx.commit().await?;
-    if step == DocumentStep::Accept {
-        cards.invalidate_many(&moved).await;
-    }
-    Ok(Settled::Moved(doc, answer))
 }

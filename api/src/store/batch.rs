@@ -208,6 +208,44 @@ impl Tx {
                         .execute(&mut **t)
                         .await?;
                 }
+            }
+            Tx::Sqlite(t) => {
+                if !rows.is_empty() {
+                    const UPDATE: &str = "UPDATE codes SET status = json_extract(j.value, '$[2]'), \
+                        reason = json_extract(j.value, '$[3]'), blocked = json_extract(j.value, '$[4]'), \
+                        owner = COALESCE($2, owner) \
+                        FROM json_each($1) j \
+                        WHERE codes.gtin = json_extract(j.value, '$[0]') \
+                          AND codes.serial = json_extract(j.value, '$[1]')";
+                    let list: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|(g, s, st, r, b)| json!([g, s, st, r, b]))
+                        .collect();
+                    sqlx::query(UPDATE)
+                        .bind(serde_json::Value::Array(list).to_string())
+                        .bind(owner)
+                        .execute(&mut **t)
+                        .await?;
+                }
+            }
+        }
+        self.insert_events(&events, at, actor, source).await
+    }
+
+    /// Appends `events` to the codes' histories, all at `at`, caused by
+    /// `source`, in one statement.
+    async fn insert_events(
+        &mut self,
+        events: &[EventRow<'_>],
+        at: i64,
+        actor: Option<&str>,
+        source: &EventSource,
+    ) -> anyhow::Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Tx::Postgres(t) => {
                 const EVENTS: &str = "INSERT INTO code_events \
                     (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
                     SELECT u.gtin, u.serial, $7, u.operation, u.status, u.reason, u.blocked, $8, $9, $10 \
@@ -228,23 +266,6 @@ impl Tx {
                     .await?;
             }
             Tx::Sqlite(t) => {
-                if !rows.is_empty() {
-                    const UPDATE: &str = "UPDATE codes SET status = json_extract(j.value, '$[2]'), \
-                        reason = json_extract(j.value, '$[3]'), blocked = json_extract(j.value, '$[4]'), \
-                        owner = COALESCE($2, owner) \
-                        FROM json_each($1) j \
-                        WHERE codes.gtin = json_extract(j.value, '$[0]') \
-                          AND codes.serial = json_extract(j.value, '$[1]')";
-                    let list: Vec<serde_json::Value> = rows
-                        .iter()
-                        .map(|(g, s, st, r, b)| json!([g, s, st, r, b]))
-                        .collect();
-                    sqlx::query(UPDATE)
-                        .bind(serde_json::Value::Array(list).to_string())
-                        .bind(owner)
-                        .execute(&mut **t)
-                        .await?;
-                }
                 const EVENTS: &str = "INSERT INTO code_events \
                     (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
                     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2, \
@@ -266,6 +287,104 @@ impl Tx {
             }
         }
         Ok(())
+    }
+
+    /// Moves the codes of `keys` from `owner` to `new_owner` by `operation`,
+    /// which leaves their state as it is when it is one of `kept` (see
+    /// `lifecycle::kept_by`), and appends an event to each code's history.
+    /// One guarded write, with no read before it: a code that is not
+    /// stored, not `owner`'s or in another state is left alone. Returns how
+    /// many codes moved; when that is fewer than `keys`, the caller rolls
+    /// the transaction back and looks at each code to say why.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn move_kept(
+        &mut self,
+        keys: &[(i64, String)],
+        owner: ParticipantId,
+        new_owner: ParticipantId,
+        kept: &[CodeState],
+        operation: Operation,
+        source: &EventSource,
+        actor: Option<&str>,
+    ) -> anyhow::Result<usize> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let at = now_ms()?;
+        let op = operation_name(operation);
+        let kept: Vec<(i16, Option<i16>, bool)> = kept
+            .iter()
+            .map(|k| {
+                let (status, reason) = status_columns(k.status);
+                (status, reason, k.blocked)
+            })
+            .collect();
+        match self {
+            Tx::Postgres(t) => {
+                probe_by_key(t).await?;
+                // The update and the events in one statement: the rows it
+                // moved are the events' rows.
+                const SQL: &str = "WITH moved AS ( \
+                      UPDATE codes c SET owner = $6 \
+                      FROM unnest($1::int8[], $2::text[]) AS u(gtin, serial) \
+                      WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $7 \
+                        AND EXISTS (SELECT 1 FROM unnest($3::int2[], $4::int2[], $5::bool[]) \
+                            AS k(status, reason, blocked) \
+                          WHERE k.status = c.status AND k.reason IS NOT DISTINCT FROM c.reason \
+                            AND k.blocked = c.blocked) \
+                      RETURNING c.gtin, c.serial, c.status, c.reason, c.blocked) \
+                    INSERT INTO code_events \
+                    (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+                    SELECT gtin, serial, $8, $9, status, reason, blocked, $10, $11, $12 FROM moved";
+                let moved = sqlx::query(SQL)
+                    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+                    .bind(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+                    .bind(kept.iter().map(|k| k.0).collect::<Vec<_>>())
+                    .bind(kept.iter().map(|k| k.1).collect::<Vec<_>>())
+                    .bind(kept.iter().map(|k| k.2).collect::<Vec<_>>())
+                    .bind(new_owner.as_uuid())
+                    .bind(owner.as_uuid())
+                    .bind(at)
+                    .bind(op)
+                    .bind(actor)
+                    .bind(source.kind.as_str())
+                    .bind(source.id.as_deref())
+                    .execute(&mut **t)
+                    .await?;
+                Ok(usize::try_from(moved.rows_affected())?)
+            }
+            Tx::Sqlite(t) => {
+                // SQLite has no writes in a `WITH`: the moved rows come back
+                // and go into the history in a second statement.
+                const SQL: &str = "UPDATE codes SET owner = $1 FROM json_each($2) j \
+                    WHERE codes.gtin = json_extract(j.value, '$[0]') \
+                      AND codes.serial = json_extract(j.value, '$[1]') AND codes.owner = $3 \
+                      AND EXISTS (SELECT 1 FROM json_each($4) k \
+                        WHERE json_extract(k.value, '$[0]') = codes.status \
+                          AND json_extract(k.value, '$[1]') IS codes.reason \
+                          AND json_extract(k.value, '$[2]') = codes.blocked) \
+                    RETURNING gtin, serial, status, reason, blocked";
+                let list: Vec<serde_json::Value> =
+                    keys.iter().map(|(g, s)| json!([g, s])).collect();
+                let guard: Vec<serde_json::Value> =
+                    kept.iter().map(|(s, r, b)| json!([s, r, b])).collect();
+                let moved: Vec<(i64, String, i16, Option<i16>, bool)> = sqlx::query_as(SQL)
+                    .bind(new_owner.as_uuid())
+                    .bind(serde_json::Value::Array(list).to_string())
+                    .bind(owner.as_uuid())
+                    .bind(serde_json::Value::Array(guard).to_string())
+                    .fetch_all(&mut **t)
+                    .await?;
+                let events: Vec<EventRow> = moved
+                    .iter()
+                    .map(|(g, s, status, reason, blocked)| {
+                        (*g, s.as_str(), op, *status, *reason, *blocked)
+                    })
+                    .collect();
+                self.insert_events(&events, at, actor, source).await?;
+                Ok(moved.len())
+            }
+        }
     }
 
     /// Stores a document's codes from position `from` on, in one statement.
