@@ -298,17 +298,7 @@ on_every_database!(
         let (code, body) = send(&w, &maker, "bad-items", NDJSON, &body).await;
         assert_eq!(code, 400, "{body}");
         assert_eq!(body["error"]["code"], "validation_failed");
-        let found: Vec<(&str, &str)> = body["error"]["details"]
-            .as_array()
-            .expect("details")
-            .iter()
-            .map(|d| {
-                (
-                    d["field"].as_str().expect("field"),
-                    d["code"].as_str().expect("code"),
-                )
-            })
-            .collect();
+        let found = common::field_errors(&body);
         assert_eq!(
             found,
             [

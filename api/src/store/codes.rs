@@ -10,7 +10,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::QueryBuilder;
-use tanba_core::lifecycle::{Status, WithdrawalReason, WriteOffReason};
+use tanba_core::lifecycle::{CodeState, Status, WithdrawalReason, WriteOffReason};
 use tanba_core::{CryptoTail, Gtin, KeyId, MarkingCode, Serial};
 
 use super::{Pool, Store, Tx};
@@ -61,6 +61,19 @@ pub fn status_from_columns(status: i16, reason: Option<i16>) -> anyhow::Result<S
             Status::WrittenOff(WriteOffReason::ALL[reason_at(WriteOffReason::ALL.len())?])
         }
         other => anyhow::bail!("unknown stored status {other}"),
+    })
+}
+
+/// A code's state as stored in (`codes.status`, `codes.reason`,
+/// `codes.blocked`), and the same columns of its events.
+pub fn state_from_columns(
+    status: i16,
+    reason: Option<i16>,
+    blocked: bool,
+) -> anyhow::Result<CodeState> {
+    Ok(CodeState {
+        status: status_from_columns(status, reason)?,
+        blocked,
     })
 }
 

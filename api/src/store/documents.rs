@@ -16,7 +16,7 @@ use tanba_core::lifecycle::CodeState;
 use tanba_core::{Gtin, MarkingCode, ScannedCode, Serial};
 use time::OffsetDateTime;
 
-use super::codes::{gtin_number, status_from_columns};
+use super::codes::{gtin_number, state_from_columns};
 use super::{Pool, Store, Tx};
 use crate::ids::{DocumentId, ParticipantId};
 
@@ -532,10 +532,7 @@ impl Store {
                             code: code_of(gtin, &serial)?,
                             at,
                             operation,
-                            state: CodeState {
-                                status: status_from_columns(status, reason)?,
-                                blocked,
-                            },
+                            state: state_from_columns(status, reason, blocked)?,
                             actor,
                         },
                     ))

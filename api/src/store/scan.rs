@@ -14,7 +14,7 @@ use tanba_core::lifecycle::{CodeState, Operation, TransitionError, transition};
 use tanba_core::{CryptoTail, Gtin, KeyId, MarkingCode, Serial};
 use time::OffsetDateTime;
 
-use super::codes::{gtin_number, status_columns, status_from_columns};
+use super::codes::{gtin_number, state_from_columns, status_columns, status_from_columns};
 use super::{Pool, Store, Tx};
 use crate::ids::ParticipantId;
 
@@ -141,10 +141,7 @@ fn from_row(
     );
     Ok(StoredCode {
         code,
-        state: CodeState {
-            status: status_from_columns(status, reason)?,
-            blocked,
-        },
+        state: state_from_columns(status, reason, blocked)?,
         emitted_at,
     })
 }
@@ -257,10 +254,7 @@ impl Store {
                     Ok(CodeEvent {
                         at,
                         operation,
-                        state: CodeState {
-                            status: status_from_columns(status, reason)?,
-                            blocked,
-                        },
+                        state: state_from_columns(status, reason, blocked)?,
                         actor,
                         source_kind,
                         source_id,
@@ -316,10 +310,7 @@ impl Tx {
         let Some((status, reason, blocked)) = row else {
             return Err(CodeNotFound(format!("01{gtin}21{serial}")).into());
         };
-        let mut state = CodeState {
-            status: status_from_columns(status, reason)?,
-            blocked,
-        };
+        let mut state = state_from_columns(status, reason, blocked)?;
         let mut steps = Vec::with_capacity(operations.len());
         for &operation in operations {
             state = match transition(state, operation) {

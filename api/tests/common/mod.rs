@@ -211,3 +211,19 @@ macro_rules! on_every_database {
         }
     };
 }
+
+/// The (field, code) of each problem in a 400 answer's `error.details`, in
+/// order.
+pub fn field_errors(body: &serde_json::Value) -> Vec<(&str, &str)> {
+    body["error"]["details"]
+        .as_array()
+        .expect("error.details")
+        .iter()
+        .map(|d| {
+            (
+                d["field"].as_str().expect("field"),
+                d["code"].as_str().expect("code"),
+            )
+        })
+        .collect()
+}
