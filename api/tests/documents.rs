@@ -598,9 +598,12 @@ on_every_database!(
 
         // A valid code shape that was never issued.
         let unknown = "010465235226200921AAAAAAAAAAAAA".to_owned();
+        // Malformed, and full of what CSV and COPY escape: it must come
+        // back exactly as sent.
+        let garbled = "he,l\"lo\\N\t\r\nend".to_owned();
         let doc = production(&[
             &mine[0],                           // fine on its own
-            &"hello".to_owned(),                // malformed
+            &garbled,                           // malformed
             &mine[0],                           // listed twice
             &theirs[0],                         // another owner's
             &unknown,                           // not stored
@@ -631,6 +634,7 @@ on_every_database!(
                 (6, "package_not_found"),
             ]
         );
+        assert_eq!(errors[0]["code"], garbled.as_str());
         assert_eq!(errors[2]["code"], theirs[0].as_str());
         assert_eq!(errors[3]["code"], unknown.as_str());
         // Every reason in the person's language.
@@ -666,6 +670,16 @@ on_every_database!(
                 .collect()
         };
         assert_eq!(at(&page["codes"], "index"), [3, 4, 5]);
+        let (status, first) = eds::call(
+            &w.app,
+            "GET",
+            &format!("/v1/documents/{id}?limit=2"),
+            Some(&maker.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["codes"][1]["code"], garbled.as_str());
         assert_eq!(page["codes"][0]["code"], theirs[0].as_str());
         assert_eq!(page["codes_next"], 6);
         assert_eq!(at(&page["errors"], "index"), [3, 4, 5]);
@@ -681,17 +695,7 @@ on_every_database!(
         )
         .await;
         assert_eq!(status, 400, "{bad}");
-        let fields: Vec<(&str, &str)> = bad["error"]["details"]
-            .as_array()
-            .expect("fields")
-            .iter()
-            .map(|f| {
-                (
-                    f["field"].as_str().expect("field"),
-                    f["code"].as_str().expect("code"),
-                )
-            })
-            .collect();
+        let fields = common::field_errors(&bad);
         assert_eq!(
             fields,
             [("from", "not_a_position"), ("limit", "out_of_range")]
@@ -1083,6 +1087,106 @@ on_every_database!(
     }
 );
 
+on_every_database!(
+    the_guarded_owner_change_moves_only_the_sellers_codes_in_circulation,
+    |db: Db| async move {
+        use tanba_core::lifecycle::{Operation, kept_by};
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let mine = codes(&w, &maker, GTIN, 3).await;
+        let applied = submit(
+            &w,
+            &maker,
+            "apply",
+            &json!({"kind": "application", "codes": &mine}),
+        )
+        .await;
+        assert_eq!(applied["status"], "CHECKED_OK");
+        // The third stays APPLIED: not in circulation, so not to be moved.
+        let intro = submit(&w, &maker, "intro", &production(&[&mine[0], &mine[1]])).await;
+        assert_eq!(intro["status"], "CHECKED_OK");
+
+        let store = tanba_api::store::Store::connect(&w.settings)
+            .await
+            .expect("store");
+        let id = |bin: &str| {
+            let store = &store;
+            let bin = bin.to_owned();
+            async move {
+                store
+                    .participant_by_taxpayer_id(&bin)
+                    .await
+                    .expect("participant")
+                    .expect("registered")
+                    .id
+            }
+        };
+        let (seller, buyer) = (id(&maker.bin).await, id(&shop.bin).await);
+        let parsed: Vec<tanba_core::MarkingCode> = mine
+            .iter()
+            .map(|c| tanba_core::MarkingCode::parse(c).expect("code"))
+            .collect();
+        let mut keys: Vec<(i64, String)> = parsed
+            .iter()
+            .map(|c| {
+                (
+                    c.gtin().as_str().parse().expect("gtin"),
+                    c.serial().as_str().to_owned(),
+                )
+            })
+            .collect();
+        keys.sort();
+        let kept = kept_by(Operation::Accept).expect("acceptance keeps the state");
+        let source = tanba_api::store::EventSource::document("guarded");
+        let mut tx = store.begin().await.expect("tx");
+        // Not the buyer's codes: nothing moves.
+        let moved = tx
+            .move_kept(
+                &keys,
+                buyer,
+                seller,
+                &kept,
+                Operation::Accept,
+                &source,
+                None,
+            )
+            .await
+            .expect("move");
+        assert_eq!(moved, 0);
+        // The seller's: the two in circulation move, the applied one stays.
+        let moved = tx
+            .move_kept(
+                &keys,
+                seller,
+                buyer,
+                &kept,
+                Operation::Accept,
+                &source,
+                Some("t"),
+            )
+            .await
+            .expect("move");
+        assert_eq!(moved, 2);
+        tx.commit().await.expect("commit");
+        let mut owners = Vec::new();
+        for c in &parsed {
+            owners.push(store.code_owner(c.gtin(), c.serial()).await.expect("owner"));
+        }
+        assert_eq!(owners, [Some(buyer), Some(buyer), Some(seller)]);
+        // Each moved code has its `accept` event; the buyer now reads it.
+        let (status, story) = history(&w, &shop.token, &mine[1], "").await;
+        assert_eq!(status, 200, "{story}");
+        assert_eq!(
+            operations(&story).last().map(String::as_str),
+            Some("accept")
+        );
+        let (_, story) = history(&w, &maker.token, &mine[2], "").await;
+        assert!(!operations(&story).contains(&"accept".to_owned()));
+        store.close().await;
+    }
+);
+
 /// A valid SSCC: extension digit 0, a test company prefix, `n`, and the GS1
 /// check digit.
 fn sscc(n: u32) -> String {
@@ -1459,12 +1563,7 @@ on_every_database!(
         )
         .await;
         assert_eq!(status, 400, "{body}");
-        let details: Vec<(&str, &str)> = body["error"]["details"]
-            .as_array()
-            .expect("details")
-            .iter()
-            .map(|d| (d["field"].as_str().unwrap(), d["code"].as_str().unwrap()))
-            .collect();
+        let details = common::field_errors(&body);
         assert_eq!(
             details,
             [
