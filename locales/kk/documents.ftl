@@ -37,8 +37,10 @@ document-aggregation-mixed-statuses = Қаптамадағы кодтардың 
 
 # Құжат денесі: JSON немесе NDJSON (бірінші жол — «codes»-сыз құжат,
 # әр келесі жол — бір код).
-error-unsupported-media-type = Құжат application/json немесе application/x-ndjson түрінде қабылданады (бірінші жол — «codes»-сыз құжат өрістері, одан әрі әр жолда бір код), ал жіберілген Content-Type: { $content_type }.
+error-unsupported-media-type = Құжат application/json, application/x-ndjson (бірінші жол — «codes»-сыз құжат өрістері, одан әрі әр жолда бір код) немесе text/csv (өрістердің атаулары мен мәндері екі жолда, үшінші жолда кодтар бағандарының атаулары, одан әрі әр жолда бір код) түрінде қабылданады, ал жіберілген Content-Type: { $content_type }.
 error-malformed-json-line = Дененің { $line }-жолы дұрыс JSON емес: { $detail }
+error-malformed-csv = Дене осы пішіндегі CSV емес: { $detail }
+error-malformed-csv-line = Дененің { $line }-жолы құжаттың CSV пішініне сай емес: { $detail }
 field-not-streamable = «{ $kind }» түріндегі құжат тек JSON (application/json) ретінде жіберіледі: оның кодтары жолдар бойынша емес, қаптамалар бойынша орналасқан.
 field-too-many-errors = Қате тым көп: алғашқы { $max } қате көрсетілді, қалған кодтар тексерілмеді.
 field-not-a-position = Тізімдегі орын — 0 немесе одан үлкен бүтін сан.

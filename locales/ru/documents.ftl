@@ -41,8 +41,10 @@ document-aggregation-mixed-statuses = В упаковке коды в разны
 
 # Тело документа: JSON или NDJSON (первая строка — документ без «codes»,
 # каждая следующая — один код).
-error-unsupported-media-type = Документ принимается как application/json или application/x-ndjson (первая строка — поля документа без «codes», далее по одному коду в строке), а передан Content-Type: { $content_type }.
+error-unsupported-media-type = Документ принимается как application/json, application/x-ndjson (первая строка — поля документа без «codes», далее по одному коду в строке) или text/csv (названия и значения полей в двух строках, в третьей — названия столбцов кодов, далее по одному коду в строке), а передан Content-Type: { $content_type }.
 error-malformed-json-line = Строка { $line } тела не является корректным JSON: { $detail }
+error-malformed-csv = Тело не является CSV нужного вида: { $detail }
+error-malformed-csv-line = Строка { $line } тела не соответствует виду CSV документа: { $detail }
 field-not-streamable = Документ вида «{ $kind }» отправляется только как JSON (application/json): его коды разложены по упаковкам, а не по строкам.
 field-too-many-errors = Ошибок слишком много: показаны первые { $max }, остальные коды не проверялись.
 field-not-a-position = Позиция в списке — целое число, 0 или больше.

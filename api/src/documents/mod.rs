@@ -35,12 +35,24 @@
 //! {"code": "<code>", "price": "99"}
 //! ```
 //!
-//! Aggregation is JSON only (its items are inside `packages`): as NDJSON it
-//! is refused with `not_streamable` on `kind`. A bad item is named
+//! It may also come as CSV (`Content-Type: text/csv`): the object's fields
+//! in two rows (names, then values; `conformity.number` for a nested one),
+//! the items' columns in the third (`code`, and `price` in a shipment), then
+//! one item a row. The format is in [`table`].
+//!
+//! ```text
+//! kind,receiver
+//! shipment,<the buyer's BIN or IIN>
+//! code,price
+//! <code>,1250.50
+//! ```
+//!
+//! Aggregation is JSON only (its items are inside `packages`): as NDJSON or
+//! CSV it is refused with `not_streamable` on `kind`. A bad item is named
 //! `codes[i]`, `i` counting items from 0 (not lines), as in the JSON form; a
 //! line that is not JSON refuses the body as `malformed_json` with its line
-//! number (from 1). Neither form is held as a `serde_json::Value` of all its
-//! codes: items are read, checked and kept one at a time, and at most
+//! number (from 1), a CSV row that does not fit as `malformed_csv`. No form
+//! is held as a `serde_json::Value` of all its codes: items are read, checked and kept one at a time, and at most
 //! [`MAX_ERRORS`] problems are listed.
 //!
 //! An SSCC is written in any scanner form (`00…`, `(00)…`, a Digital Link)
@@ -64,6 +76,7 @@
 //! the worker, which refuses the whole document with every error, each
 //! naming its code (or, for a whole package, its SSCC).
 
+mod table;
 mod wire;
 pub mod worker;
 
@@ -165,12 +178,16 @@ pub enum Form {
     Json,
     /// NDJSON: the object without `codes` on the first line, one item a line.
     Ndjson,
+    /// CSV: the fields' names and values in two rows, the items' column
+    /// names in the third, one item a row (see [`table`]).
+    Csv,
 }
 
 /// Why a body was refused before anything was stored.
 #[derive(Debug)]
 pub enum Refused {
-    /// Not JSON at all (for NDJSON, the 1-based line that is not).
+    /// Not JSON (or CSV) at all: for NDJSON and CSV, the 1-based line that
+    /// is not.
     Malformed { line: Option<usize>, detail: String },
     /// Format-logical control: every problem found, by field.
     Invalid(Vec<FieldError>),
@@ -188,6 +205,7 @@ pub fn check(
     match form {
         Form::Json => check_json(raw, reference, today),
         Form::Ndjson => check_ndjson(raw, reference, today),
+        Form::Csv => check_csv(raw, reference, today),
     }
 }
 
@@ -324,6 +342,19 @@ pub fn each_item(
                 }
             }
         }
+        Form::Csv => {
+            let (_, mut rows) =
+                table::Table::open(raw).map_err(|e| anyhow::anyhow!("a checked body: {e:?}"))?;
+            while let Some(entry) = rows
+                .next_item()
+                .map_err(|e| anyhow::anyhow!("a checked body: {e:?}"))?
+            {
+                reader.take(&entry);
+                if reader.stopped {
+                    break;
+                }
+            }
+        }
     }
     let problems = c.errors.len();
     anyhow::ensure!(problems == 0, "a checked body has {problems} problems now");
@@ -376,6 +407,51 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
         c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
     }
     finish(c, head, items, count, Form::Ndjson, 0)
+}
+
+/// The CSV form ([`table`]): the fields from the first two rows, checked
+/// as the other forms' object is; the items' columns (`code`, and `price`
+/// in a shipment) from the third; then one item a row, read and checked one
+/// row at a time. A row that does not fit refuses the body with its line.
+fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, Refused> {
+    let (obj, mut rows) = table::Table::open(raw)?;
+    let (mut c, head, items) = head_of(&obj, Form::Csv, reference, today)?;
+    drop(obj);
+    let allowed: &[&str] = if head.kind == DocumentKind::Shipment {
+        &["code", "price"]
+    } else {
+        &["code"]
+    };
+    let columns = rows.columns();
+    let before = c.errors.len();
+    for column in columns {
+        if !allowed.contains(&column.as_str()) {
+            c.fail(FieldError::new("unknown_field", format!("codes.{column}")));
+        }
+    }
+    if !columns.is_empty() {
+        for column in allowed {
+            if !columns.iter().any(|c| c == column) {
+                c.fail(FieldError::new("required", format!("codes.{column}")));
+            }
+        }
+    }
+    let mut count = 0;
+    if c.errors.len() == before {
+        let mut keep = |_| true;
+        let mut reader = Items::new(&mut c, head.kind, &mut keep);
+        while let Some(entry) = rows.next_item()? {
+            reader.take(&entry);
+        }
+        count = reader.next;
+        reader.finish();
+        if count == 0 {
+            c.fail(FieldError::new("required", "codes"));
+        } else if count > MAX_CODES {
+            c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
+        }
+    }
+    finish(c, head, items, count, Form::Csv, 0)
 }
 
 fn not_an_object() -> Refused {
@@ -431,8 +507,8 @@ struct Head {
 /// The object-level checks, the same for both forms: the kind, its own
 /// fields, no unknown field, and an aggregation's packages (whose members
 /// go into `items`). `None` when there is no kind to check the rest by.
-/// In NDJSON the object has no `codes`, and aggregation is refused: its
-/// items are packages, not lines.
+/// In NDJSON and CSV the object has no `codes`, and aggregation is refused:
+/// its items are packages, not lines.
 fn check_head(
     obj: &Map<String, Value>,
     form: Form,
@@ -446,7 +522,7 @@ fn check_head(
             None
         }
         Some(Value::String(k)) => match DocumentKind::parse(k.trim()) {
-            Some(DocumentKind::Aggregation) if form == Form::Ndjson => {
+            Some(DocumentKind::Aggregation) if form != Form::Json => {
                 c.fail(FieldError::new("not_streamable", "kind").arg("kind", k.trim()));
                 None
             }
@@ -469,7 +545,7 @@ fn check_head(
 
     let mut known: Vec<&str> = match form {
         Form::Json => vec!["kind", "codes"],
-        Form::Ndjson => vec!["kind"],
+        Form::Ndjson | Form::Csv => vec!["kind"],
     };
     let mut fields = Map::new();
     let mut receiver = None;
@@ -933,6 +1009,105 @@ mod tests {
     }
 
     #[test]
+    fn json_and_csv_read_the_same_items_and_fields() {
+        let json = checked(json!({"kind": "introduction", "release_method": "production",
+            "production_date": "2026-01-15",
+            "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12, В", "date": "2024-03-15"},
+            "codes": [UNIT, "01046523522620092a,\"b\""]}))
+        .expect("json");
+        // Quoted cells keep commas and quotes; blank lines and CRLF are fine.
+        let csv = "kind,release_method,production_date,conformity.kind,conformity.number,conformity.date\r\n\
+            introduction,production,2026-01-15,declaration,\"ЕАЭС N RU Д-KZ.АБ12, В\",2024-03-15\r\n\
+            \r\n\
+            code\r\n\
+            010465235226200921AAAAAAAAAAAAA\r\n\
+            \"01046523522620092a,\"\"b\"\"\"\r\n";
+        let table = checked_as(csv.as_bytes(), Form::Csv).expect("csv");
+        assert_eq!(table.fields, json.fields);
+        assert_eq!(table.items, json.items);
+
+        // A spreadsheet's export: a byte-order mark, `;` and a decimal comma.
+        let json = checked(json!({"kind": "shipment", "receiver": "971240001315",
+            "codes": [{"code": UNIT, "price": "1250.50"}, {"code": UNIT, "price": 3}]}))
+        .expect("json");
+        let csv = "\u{feff}kind;receiver\nshipment;971240001315\ncode;price\n\
+            010465235226200921AAAAAAAAAAAAA;1250,50\n 010465235226200921AAAAAAAAAAAAA ; 3 \n";
+        let table = checked_as(csv.as_bytes(), Form::Csv).expect("csv");
+        assert_eq!(table.fields, json.fields);
+        assert_eq!(table.items, json.items);
+        assert_eq!(table.items[0].price, Some(125_050));
+    }
+
+    #[test]
+    fn csv_names_bad_items_columns_and_rows() {
+        // Items are named as in JSON: codes[i], counted from 0.
+        let csv = "kind,receiver\nshipment,971240001315\ncode,price\n\
+            010465235226200921AAAAAAAAAAAAA,1\n,2\n010465235226200921AAAAAAAAAAAAA,\n\
+            010465235226200921AAAAAAAAAAAAA,1.005\n";
+        assert_eq!(
+            checked_as(csv.as_bytes(), Form::Csv).unwrap_err(),
+            pairs(&[
+                ("codes[1].code", "required"),
+                ("codes[2].price", "required"),
+                ("codes[3].price", "price_format"),
+            ])
+        );
+        // Columns are checked once, not on every row; head fields as ever.
+        let csv =
+            "kind,receiver,codes\nshipment,1,x\ncode,qty\n010465235226200921AAAAAAAAAAAAA,1\n";
+        let found = checked_as(csv.as_bytes(), Form::Csv).unwrap_err();
+        assert!(
+            found.contains(&("codes".into(), "unknown_field".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("codes.qty".into(), "unknown_field".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("codes.price".into(), "required".into())),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|(f, _)| f == "receiver"), "{found:?}");
+        assert!(
+            !found.iter().any(|(f, _)| f.starts_with("codes[")),
+            "{found:?}"
+        );
+        // No items, or aggregation: as in NDJSON.
+        assert_eq!(
+            checked_as(b"kind\nreturn\n", Form::Csv).unwrap_err(),
+            pairs(&[("codes", "required")])
+        );
+        assert_eq!(
+            checked_as(b"kind\nreturn\ncode\n", Form::Csv).unwrap_err(),
+            pairs(&[("codes", "required")])
+        );
+        assert_eq!(
+            checked_as(b"kind\naggregation\ncode\nx\n", Form::Csv).unwrap_err(),
+            pairs(&[("kind", "not_streamable")])
+        );
+        // Rows that do not fit: refused by line.
+        for (raw, line) in [
+            (&b"kind,reason\nwrite_off\ncode\nx\n"[..], 2),
+            (b"kind\nreturn\ncode\nx\ny,z\n", 5),
+            (b"kind\nreturn\ncode,code\nx,x\n", 3),
+            (b"kind,\nreturn,\ncode\nx\n", 1),
+            (b"kind,conformity,conformity.kind\nreturn,a,b\ncode\nx\n", 1),
+            (b"kind\nreturn\ncode\nx\n\xff\n", 5),
+            (b"kind\n", 2),
+            (b"", 1),
+        ] {
+            let err = checked_as(raw, Form::Csv).unwrap_err();
+            assert_eq!(err.len(), 1, "{err:?}");
+            assert!(
+                err[0].0 == format!("line Some({line})"),
+                "{:?}: {err:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
     fn reading_items_again_stops_when_asked() {
         let reference = Reference::from_loaded(Default::default());
         let today = time::macros::date!(2026 - 01 - 20);
@@ -943,7 +1118,12 @@ mod tests {
             json!(UNIT),
             json!(UNIT),
         ]);
-        for (raw, form) in [(json.expect("json"), Form::Json), (lines, Form::Ndjson)] {
+        let csv = format!("kind\nreturn\ncode\n{UNIT}\n{UNIT}\n{UNIT}\n").into_bytes();
+        for (raw, form) in [
+            (json.expect("json"), Form::Json),
+            (lines, Form::Ndjson),
+            (csv, Form::Csv),
+        ] {
             let doc = check(&raw, form, &reference, today).expect("checked");
             assert_eq!(doc.count, 3);
             let mut seen = 0;

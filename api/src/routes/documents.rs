@@ -9,8 +9,11 @@
 //!   required. `Content-Type` is `application/json` or, for a long list of
 //!   codes, `application/x-ndjson` (also `application/ndjson`): the
 //!   document's object without `codes` on the first line, one item a line;
-//!   anything else is 415 `unsupported_media_type`, and a line that is not
-//!   JSON 400 `malformed_json` with its `line`.
+//!   or `text/csv`: the fields' names and values in two rows, the items'
+//!   columns in the third, one item a row. Anything else is 415
+//!   `unsupported_media_type`; a line that is not JSON is 400
+//!   `malformed_json` with its `line`, a CSV row that does not fit 400
+//!   `malformed_csv` with its `line`.
 //!   Answer 202 `{id, kind, status: "IN_PROGRESS"}`; the worker
 //!   then checks every code and applies the document, all or nothing.
 //!   400 `validation_failed` with every problem of the body, 401 for a
@@ -129,10 +132,16 @@ async fn create(
         Refused::Malformed {
             line: Some(line),
             detail,
-        } => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json")
-            .with_key("error-malformed-json-line")
-            .number("line", i64::try_from(line).unwrap_or(i64::MAX))
-            .arg("detail", detail),
+        } => {
+            let (code, key) = match form {
+                Form::Csv => ("malformed_csv", "error-malformed-csv-line"),
+                Form::Json | Form::Ndjson => ("malformed_json", "error-malformed-json-line"),
+            };
+            ApiError::new(StatusCode::BAD_REQUEST, code)
+                .with_key(key)
+                .number("line", i64::try_from(line).unwrap_or(i64::MAX))
+                .arg("detail", detail)
+        }
     })?;
     caller.require(docs::roles_for(checked.kind))?;
 
@@ -586,8 +595,8 @@ fn step_error(e: &DocumentStepError) -> ApiError {
 }
 
 /// How the body of a document is written, from its `Content-Type`:
-/// `application/json` or NDJSON (`application/x-ndjson`,
-/// `application/ndjson`), parameters such as `charset` aside. Anything
+/// `application/json`, NDJSON (`application/x-ndjson`,
+/// `application/ndjson`) or `text/csv`, parameters such as `charset` aside. Anything
 /// else, or none, is 415 `unsupported_media_type`.
 fn form_of(req: &HttpRequest) -> Result<Form, ApiError> {
     let given = req
@@ -604,6 +613,7 @@ fn form_of(req: &HttpRequest) -> Result<Form, ApiError> {
     match essence.as_str() {
         "application/json" => Ok(Form::Json),
         "application/x-ndjson" | "application/ndjson" => Ok(Form::Ndjson),
+        "text/csv" => Ok(Form::Csv),
         _ => Err(
             ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").arg(
                 "content_type",

@@ -1,9 +1,11 @@
-//! Documents sent as NDJSON, on both databases: the document's object
-//! without `codes` on the first line, one item a line. An introduction and
-//! a shipment go through as their JSON twins do; a bad item is named
-//! `codes[i]` as in JSON, a line that is not JSON is named by its number,
-//! an aggregation is refused (it is JSON only), any other content type is
-//! 415, and a forged signature over the lines stores nothing.
+//! Documents sent as NDJSON or CSV, on both databases. NDJSON: the
+//! document's object without `codes` on the first line, one item a line.
+//! CSV: the fields' names and values in two rows, the items' columns in the
+//! third, one item a row. An introduction and a shipment go through as
+//! their JSON twins do; a bad item is named `codes[i]` as in JSON, a line
+//! that is not JSON or a row that does not fit is named by its number, an
+//! aggregation is refused (it is JSON only), any other content type is 415,
+//! and a forged signature over the lines stores nothing.
 
 mod common;
 
@@ -436,5 +438,208 @@ on_every_database!(
         let done = submit(&w, &maker, "good", NDJSON, &body).await;
         assert_eq!(done["status"], "CHECKED_OK", "{done}");
         assert_eq!(status(&w.app, &all[1]).await, "APPLIED");
+    }
+);
+
+const CSV: &str = "text/csv";
+
+/// CSV bytes: the fields' names and values, the items' columns, the items.
+fn table(delimiter: u8, head: &[(&str, &str)], columns: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_writer(Vec::new());
+    out.write_record(head.iter().map(|(name, _)| name))
+        .expect("names");
+    out.write_record(head.iter().map(|(_, value)| value))
+        .expect("values");
+    out.write_record(columns).expect("columns");
+    for row in rows {
+        out.write_record(row).expect("row");
+    }
+    out.into_inner().expect("csv")
+}
+
+on_every_database!(
+    an_introduction_and_a_shipment_as_csv_move_codes_as_json_does,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let all = codes(&w, &maker, 3).await;
+        let rows: Vec<Vec<String>> = all.iter().map(|c| vec![c.clone()]).collect();
+
+        let body = table(b',', &[("kind", "application")], &["code"], &rows);
+        let applied = submit(&w, &maker, "apply", CSV, &body).await;
+        assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
+        assert_eq!(status(&w.app, &all[2]).await, "APPLIED");
+
+        // Nested fields by dotted names; a comma inside a quoted cell.
+        let head = [
+            ("kind", "introduction"),
+            ("release_method", "production"),
+            ("production_date", "2026-01-15"),
+            ("conformity.kind", "declaration"),
+            (
+                "conformity.number",
+                "ЕАЭС N RU Д-KZ.АБ12.В.00123/24, изм. 1",
+            ),
+            ("conformity.date", "2024-03-15"),
+        ];
+        let body = table(b',', &head, &["code"], &rows);
+        let introduced = submit(&w, &maker, "intro", "text/csv; charset=utf-8", &body).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        assert_eq!(
+            introduced["fields"]["conformity"]["number"], "ЕАЭС N RU Д-KZ.АБ12.В.00123/24, изм. 1",
+            "{introduced}"
+        );
+        assert_eq!(introduced["codes"][1]["code"], all[1].as_str());
+        for code in &all {
+            assert_eq!(status(&w.app, code).await, "INTRODUCED");
+        }
+
+        // As a spreadsheet set to Russian saves it: `;` and a decimal comma.
+        let body = table(
+            b';',
+            &[("kind", "shipment"), ("receiver", &shop.bin)],
+            &["code", "price"],
+            &[
+                vec![all[0].clone(), "1100,50".into()],
+                vec![all[1].clone(), "99".into()],
+            ],
+        );
+        let shipped = submit(&w, &maker, "ship", CSV, &body).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        assert_eq!(shipped["codes"][0]["price"], "1100.50");
+        assert_eq!(shipped["codes"][1]["price"], "99.00");
+        let id = shipped["id"].as_str().expect("id");
+        let resp = w
+            .app
+            .client
+            .post(w.app.url(&format!("/v1/documents/{id}/accept")))
+            .bearer_auth(&shop.token)
+            .header("Idempotency-Key", "accept")
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(status(&w.app, &all[0]).await, "INTRODUCED");
+        let path = format!(
+            "/v1/codes/{}/history",
+            utf8_percent_encode(&all[1], NON_ALPHANUMERIC)
+        );
+        let (code, story) = eds::call(&w.app, "GET", &path, Some(&shop.token), None).await;
+        assert_eq!(code, 200, "{story}");
+        let ops: Vec<&str> = story["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["operation"].as_str().expect("operation"))
+            .collect();
+        assert_eq!(ops, ["apply", "introduce", "ship", "accept"]);
+    }
+);
+
+on_every_database!(
+    a_bad_csv_body_is_refused_by_item_column_or_row_and_stores_nothing,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let all = codes(&w, &maker, 2).await;
+
+        // Bad items are named as in JSON; columns once, not per row.
+        let body = table(
+            b',',
+            &[("kind", "shipment"), ("receiver", &eds::test_bin(2))],
+            &["code", "price"],
+            &[
+                vec![all[0].clone(), "-1".into()],
+                vec![String::new(), "5".into()],
+            ],
+        );
+        let (code, answer) = send(&w, &maker, "bad-items", CSV, &body).await;
+        assert_eq!(code, 400, "{answer}");
+        assert_eq!(
+            common::field_errors(&answer),
+            [
+                ("codes[0].price", "price_negative"),
+                ("codes[1].code", "required"),
+            ]
+        );
+        let body = table(
+            b',',
+            &[("kind", "application")],
+            &["code", "grade"],
+            &[vec![all[0].clone(), "A".into()]],
+        );
+        let (code, answer) = send(&w, &maker, "bad-column", CSV, &body).await;
+        assert_eq!(code, 400, "{answer}");
+        assert_eq!(
+            common::field_errors(&answer),
+            [("codes.grade", "unknown_field")]
+        );
+
+        // A row with a cell too many: 400 malformed_csv with its line, in
+        // the caller's language.
+        let mut body = table(
+            b',',
+            &[("kind", "application")],
+            &["code"],
+            &[vec![all[0].clone()]],
+        );
+        body.extend(format!("{},{}\n", all[1], all[0]).into_bytes());
+        let signature = eds::sign_detached(&maker.identity, &body);
+        let resp = w
+            .app
+            .client
+            .post(w.app.url("/v1/documents"))
+            .bearer_auth(&maker.token)
+            .header("Idempotency-Key", "ragged")
+            .header("Content-Type", CSV)
+            .header("Accept-Language", "ru")
+            .header("X-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status().as_u16(), 400);
+        let answer: Value = resp.json().await.expect("json");
+        assert_eq!(answer["error"]["code"], "malformed_csv", "{answer}");
+        let message = answer["error"]["message"].as_str().expect("message");
+        assert!(message.starts_with("Строка 5 "), "{message}");
+
+        // Aggregation is JSON only.
+        let body = table(
+            b',',
+            &[("kind", "aggregation")],
+            &["code"],
+            &[vec![all[0].clone()]],
+        );
+        let (code, answer) = send(&w, &maker, "agg", CSV, &body).await;
+        assert_eq!(code, 400, "{answer}");
+        assert_eq!(common::field_errors(&answer), [("kind", "not_streamable")]);
+
+        // A forged signature over good rows.
+        let body = table(
+            b',',
+            &[("kind", "application")],
+            &["code"],
+            &[vec![all[0].clone()]],
+        );
+        let forged = eds::tamper(&eds::sign_detached(&maker.identity, &body));
+        let (code, answer) = post_raw(&w, &maker, "forged", Some(CSV), &body, Some(&forged)).await;
+        assert_eq!(code, 401, "{answer}");
+        assert_eq!(answer["error"]["code"], "eds_bad_signature");
+
+        // Nothing was stored or changed.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(status(&w.app, &all[0]).await, "EMITTED");
+        let audit = eds::audit_entries(&w.settings).await;
+        assert!(
+            !audit
+                .iter()
+                .any(|e| e.action == "document.create" && e.outcome == "ok")
+        );
     }
 );
