@@ -415,10 +415,38 @@ struct Moving<'a> {
     errors: Vec<DocumentError>,
     /// The identities of the codes written, whose cards to invalidate.
     touched: Identities,
-    /// With an optimistic plan: the states its one operation keeps.
-    kept: Option<Vec<CodeState>>,
+    /// With an optimistic plan: how each chunk is moved with no read.
+    guard: Option<Guard>,
     /// A guarded write left a code out: the optimistic attempt is over.
     missed: bool,
+}
+
+/// An optimistic plan made concrete: its one operation, the owner the codes
+/// pass to, and the states that operation keeps, which are the only states
+/// the guarded write moves ([`Tx::move_kept`]).
+struct Guard {
+    operation: Operation,
+    new_owner: ParticipantId,
+    kept: Vec<CodeState>,
+}
+
+impl Guard {
+    /// The guard for `plan`, if it asks to be optimistic and can be: one
+    /// operation that keeps every state it accepts, an owner change, and
+    /// nothing that needs a look at each code (a lenient record, codes
+    /// that must stand alone).
+    fn of(plan: &Plan) -> Option<Guard> {
+        match (plan.optimistic, plan.operations, plan.new_owner) {
+            (true, [operation], Some(new_owner)) if !plan.lenient && !plan.alone_only => {
+                Some(Guard {
+                    operation: *operation,
+                    new_owner,
+                    kept: tanba_core::lifecycle::kept_by(*operation)?,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Moves every code a document lists by `plan` (see [`Moving`]): the unit
@@ -433,14 +461,8 @@ async fn move_document(
     plan: Plan<'_>,
     actor: &str,
 ) -> anyhow::Result<Option<(Identities, Vec<DocumentError>)>> {
-    let kept = match (plan.optimistic, plan.operations, plan.new_owner) {
-        (true, [operation], Some(_)) if !plan.lenient && !plan.alone_only => {
-            tanba_core::lifecycle::kept_by(*operation)
-        }
-        _ => None,
-    };
     let mut moving = Moving {
-        kept,
+        guard: Guard::of(&plan),
         missed: false,
         doc,
         plan,
@@ -585,16 +607,14 @@ impl Moving<'_> {
             return Ok(());
         }
         let keys: Vec<(i64, String)> = targets.iter().map(|t| t.key.clone()).collect();
-        if let (Some(kept), [operation], Some(new_owner)) =
-            (&self.kept, self.plan.operations, self.plan.new_owner)
-        {
+        if let Some(guard) = &self.guard {
             let moved = tx
                 .move_kept(
                     &keys,
                     self.doc.sender,
-                    new_owner,
-                    kept,
-                    *operation,
+                    guard.new_owner,
+                    &guard.kept,
+                    guard.operation,
                     &self.source,
                     Some(self.actor),
                 )
@@ -1107,24 +1127,67 @@ pub async fn settle(
     id: DocumentId,
     step: DocumentStep,
     actor: &str,
-    mut audit: AuditEntry,
+    audit: AuditEntry,
     idem: &Idempotency,
 ) -> anyhow::Result<Settled> {
+    let settling = Settling {
+        store,
+        cards,
+        id,
+        step,
+        actor,
+        idem,
+    };
     // An acceptance first moves each chunk with one guarded write; if a
     // code is not as it was shipped (blocked, withdrawn, gone), it starts
     // over and looks at each code, to list every refusal.
-    let mut optimistic = step == DocumentStep::Accept;
-    loop {
+    if step == DocumentStep::Accept
+        && let Some(settled) = settling.attempt(audit.clone(), true).await?
+    {
+        return Ok(settled);
+    }
+    settling
+        .attempt(audit, false)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a plan that is not optimistic missed"))
+}
+
+/// One answer to a shipment being taken ([`settle`]).
+struct Settling<'a> {
+    store: &'a Store,
+    cards: &'a CardCache,
+    id: DocumentId,
+    step: DocumentStep,
+    actor: &'a str,
+    idem: &'a Idempotency,
+}
+
+impl Settling<'_> {
+    /// One transaction of [`settle`]; `None` when `optimistic` and a code
+    /// was not as shipped (rolled back: try again, looking at each code).
+    async fn attempt(
+        &self,
+        mut audit: AuditEntry,
+        optimistic: bool,
+    ) -> anyhow::Result<Option<Settled>> {
+        let Settling {
+            store,
+            cards,
+            id,
+            step,
+            actor,
+            idem,
+        } = *self;
         let mut tx = store.begin().await?;
         let Some(doc) = tx.document_for_update(id).await? else {
             tx.rollback().await?;
-            return Ok(Settled::Gone);
+            return Ok(Some(Settled::Gone));
         };
         let next = match document_step(doc.kind, doc.status, step) {
             Ok(next) => next,
             Err(e) => {
                 tx.rollback().await?;
-                return Ok(Settled::Step(e));
+                return Ok(Some(Settled::Step(e)));
             }
         };
         // Acceptance moves every code to the buyer; a rejection or a
@@ -1159,8 +1222,7 @@ pub async fn settle(
             moving.filter(|(_, errors)| !optimistic || errors.is_empty())
         else {
             tx.rollback().await?;
-            optimistic = false;
-            continue;
+            return Ok(None);
         };
         if step == DocumentStep::Accept {
             if !errors.is_empty() {
@@ -1172,7 +1234,7 @@ pub async fn settle(
                 audit.detail = json!({"errors": errors.len()});
                 tx.audit(audit).await?;
                 tx.commit().await?;
-                return Ok(Settled::Refused(errors));
+                return Ok(Some(Settled::Refused(errors)));
             }
             tx.set_document_errors(id, &[]).await?;
         }
@@ -1187,12 +1249,12 @@ pub async fn settle(
         let answer = summary(&doc).to_string();
         if idem.save(&mut tx, actor, 200, &answer).await.is_err() {
             tx.rollback().await?;
-            return Ok(Settled::Raced);
+            return Ok(Some(Settled::Raced));
         }
         tx.commit().await?;
         if step == DocumentStep::Accept {
             cards.invalidate_many(&moved).await;
         }
-        return Ok(Settled::Moved(doc, answer));
+        Ok(Some(Settled::Moved(doc, answer)))
     }
 }
