@@ -102,28 +102,14 @@ async fn codes(w: &World, who: &Party, gtin: &str, quantity: u32) -> Vec<String>
     let id = order["id"].as_str().expect("id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (_, body) = eds::call(
-            &w.app,
-            "GET",
-            &format!("/v1/orders/{id}"),
-            Some(&who.token),
-            None,
-        )
-        .await;
+        let (_, body) = get(&w.app, &who.token, &format!("/v1/orders/{id}")).await;
         if body["status"] == "READY" {
             break;
         }
         assert!(Instant::now() < deadline, "order not ready: {body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (_, page) = eds::call(
-        &w.app,
-        "GET",
-        &format!("/v1/orders/{id}/codes"),
-        Some(&who.token),
-        None,
-    )
-    .await;
+    let (_, page) = get(&w.app, &who.token, &format!("/v1/orders/{id}/codes")).await;
     page["codes"]
         .as_array()
         .expect("codes")
@@ -169,14 +155,7 @@ async fn send(w: &World, who: &Party, key: &str, doc: &Value) -> (u16, Value) {
 async fn settled(w: &World, token: &str, id: &str, lang: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = eds::call(
-            &w.app,
-            "GET",
-            &format!("/v1/documents/{id}?lang={lang}"),
-            Some(token),
-            None,
-        )
-        .await;
+        let (status, body) = get(&w.app, token, &format!("/v1/documents/{id}?lang={lang}")).await;
         assert_eq!(status, 200, "{body}");
         if body["status"] != "IN_PROGRESS" {
             return body;
@@ -213,12 +192,10 @@ async fn scan(app: &TestApp, code: &str) -> (String, String) {
 }
 
 async fn history(w: &World, token: &str, code: &str, query: &str) -> (u16, Value) {
-    eds::call(
+    get(
         &w.app,
-        "GET",
+        token,
         &format!("/v1/codes/{}/history{query}", encoded(code)),
-        Some(token),
-        None,
     )
     .await
 }
@@ -329,14 +306,7 @@ on_every_database!(
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         assert_eq!(shipped["codes"][0]["price"], "1100.50");
         let ship_id = shipped["id"].as_str().expect("id").to_owned();
-        let (status, seen) = eds::call(
-            &w.app,
-            "GET",
-            &format!("/v1/documents/{ship_id}"),
-            Some(&shop.token),
-            None,
-        )
-        .await;
+        let (status, seen) = get(&w.app, &shop.token, &format!("/v1/documents/{ship_id}")).await;
         assert_eq!(status, 200, "{seen}");
         // Before acceptance the code is still the maker's, and it cannot go
         // into another document meanwhile.
@@ -427,12 +397,10 @@ on_every_database!(
             format!("urn:tanba:party:{}", shop.bin)
         );
         assert_eq!(events[4]["bizStep"], "retail_selling");
-        let (status, doc_epcis) = eds::call(
+        let (status, doc_epcis) = get(
             &w.app,
-            "GET",
+            &inspector,
             &format!("/v1/documents/{ship_id}/epcis"),
-            Some(&inspector),
-            None,
         )
         .await;
         assert_eq!(status, 200, "{doc_epcis}");
@@ -484,12 +452,10 @@ on_every_database!(
         assert!(second.headers().get("link").is_none(), "the last page");
         let body: Value = second.json().await.expect("json");
         assert_eq!(body["epcisBody"]["eventList"][0]["bizStep"], "receiving");
-        let (status, bad) = eds::call(
+        let (status, bad) = get(
             &w.app,
-            "GET",
+            &inspector,
             &format!("/v1/documents/{ship_id}/epcis?perPage=0&lang=kk"),
-            Some(&inspector),
-            None,
         )
         .await;
         assert_eq!(status, 400, "{bad}");
@@ -653,12 +619,10 @@ on_every_database!(
         assert_eq!(refused["codes_total"], 8);
         assert_eq!(refused["errors_total"], 6);
         assert_eq!(refused["codes_next"], Value::Null);
-        let (status, page) = eds::call(
+        let (status, page) = get(
             &w.app,
-            "GET",
+            &maker.token,
             &format!("/v1/documents/{id}?from=3&errors_from=2&limit=3"),
-            Some(&maker.token),
-            None,
         )
         .await;
         assert_eq!(status, 200, "{page}");
@@ -670,14 +634,8 @@ on_every_database!(
                 .collect()
         };
         assert_eq!(at(&page["codes"], "index"), [3, 4, 5]);
-        let (status, first) = eds::call(
-            &w.app,
-            "GET",
-            &format!("/v1/documents/{id}?limit=2"),
-            Some(&maker.token),
-            None,
-        )
-        .await;
+        let (status, first) =
+            get(&w.app, &maker.token, &format!("/v1/documents/{id}?limit=2")).await;
         assert_eq!(status, 200, "{first}");
         assert_eq!(first["codes"][1]["code"], garbled.as_str());
         assert_eq!(page["codes"][0]["code"], theirs[0].as_str());
@@ -686,12 +644,10 @@ on_every_database!(
         assert_eq!(page["errors_next"], 5);
         assert_eq!(page["codes_total"], 8);
         // A position that is not one, in the caller's language.
-        let (status, bad) = eds::call(
+        let (status, bad) = get(
             &w.app,
-            "GET",
+            &maker.token,
             &format!("/v1/documents/{id}?from=-1&limit=0&lang=ru"),
-            Some(&maker.token),
-            None,
         )
         .await;
         assert_eq!(status, 400, "{bad}");
@@ -933,7 +889,7 @@ on_every_database!(
             (&w.admin, 200),
             (&stranger.token, 404),
         ] {
-            let (status, body) = eds::call(&w.app, "GET", &path, Some(token), None).await;
+            let (status, body) = get(&w.app, token, &path).await;
             assert_eq!(status, expected, "{body}");
         }
         let (status, _) = history(&w, &stranger.token, &mine[0], "").await;
@@ -1200,10 +1156,15 @@ fn sscc(n: u32) -> String {
     format!("{body}{}", (10 - sum % 10) % 10)
 }
 
+/// `GET path` as the holder of `token`.
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    eds::call(app, "GET", path, Some(token), None).await
+}
+
 /// `GET /v1/packages/{sscc}`.
 async fn package(w: &World, token: &str, sscc: &str) -> (u16, Value) {
     let path = format!("/v1/packages/{}", encoded(sscc));
-    eds::call(&w.app, "GET", &path, Some(token), None).await
+    get(&w.app, token, &path).await
 }
 
 fn aggregation(packages: &[(&str, Vec<&String>)]) -> Value {
@@ -1358,15 +1319,13 @@ on_every_database!(
         let unpack = json!({"kind": "disaggregation", "codes": [&pallet]});
         let unpacked = submit(&w, &shop, "disagg-pallet", &unpack).await;
         assert_eq!(unpacked["status"], "CHECKED_OK", "{unpacked}");
-        let (status, unpack_epcis) = eds::call(
+        let (status, unpack_epcis) = get(
             &w.app,
-            "GET",
+            &shop.token,
             &format!(
                 "/v1/documents/{}/epcis",
                 unpacked["id"].as_str().expect("id")
             ),
-            Some(&shop.token),
-            None,
         )
         .await;
         assert_eq!(status, 200, "{unpack_epcis}");
@@ -1487,15 +1446,13 @@ on_every_database!(
             "{refused}"
         );
         // A refused packing happened nowhere: its EPCIS export is empty.
-        let (status, export) = eds::call(
+        let (status, export) = get(
             &w.app,
-            "GET",
+            &maker.token,
             &format!(
                 "/v1/documents/{}/epcis",
                 refused["id"].as_str().expect("id")
             ),
-            Some(&maker.token),
-            None,
         )
         .await;
         assert_eq!(status, 200, "{export}");
