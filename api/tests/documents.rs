@@ -1374,6 +1374,31 @@ on_every_database!(
             ["disaggregate", "withdraw"],
             "{story}"
         );
+        // And as EPCIS: into box1, box1 onto the pallet, out of box1 (the
+        // pallet's unpacking did not touch the unit: it stayed in its box).
+        let (status, epcis) = history(&w, &shop.token, a, "?format=epcis").await;
+        assert_eq!(status, 200, "{epcis}");
+        let packings: Vec<(String, String, Value)> = epcis["epcisBody"]["eventList"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] == "AggregationEvent")
+            .map(|e| {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (text("action"), text("parentID"), e["childEPCs"].clone())
+            })
+            .collect();
+        let unit = epcis["epcisBody"]["eventList"][0]["epcList"][0].clone();
+        assert!(unit.as_str().is_some_and(|u| u.contains("/01/")), "{epcis}");
+        assert_eq!(
+            packings,
+            [
+                ("ADD".to_owned(), dl(&box1), json!([unit])),
+                ("ADD".to_owned(), dl(&pallet), json!([dl(&box1)])),
+                ("DELETE".to_owned(), dl(&box1), json!([unit])),
+            ],
+            "{epcis}"
+        );
         // The box SSCC is free again: packing into it anew works.
         let again = submit(&w, &shop, "reagg", &aggregation(&[(&box1, vec![b])])).await;
         assert_eq!(again["status"], "CHECKED_OK", "{again}");

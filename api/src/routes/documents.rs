@@ -48,7 +48,7 @@ use sha2::{Digest as _, Sha256};
 use tanba_core::document::{Action, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError};
 use tanba_core::epcis::{self, Happening, Parent, Step};
 use tanba_core::lifecycle::{CodeState, Status};
-use tanba_core::{ScannedCode, Sscc};
+use tanba_core::{MarkingCode, ScannedCode, Sscc};
 use tanba_locales::Lang;
 use time::OffsetDateTime;
 
@@ -62,7 +62,9 @@ use crate::ids::DocumentId;
 use crate::lang::RequestLang;
 use crate::routes::auth::eds_error;
 use crate::state::AppState;
-use crate::store::{Document, DocumentItem, NewDocument, Outcome, ParticipantStatus};
+use crate::store::{
+    CodeEvent, Document, DocumentItem, NewDocument, Outcome, ParticipantStatus, Store,
+};
 
 /// The header that carries the signature of a document's body.
 pub const SIGNATURE_HEADER: &str = "x-signature";
@@ -445,6 +447,79 @@ fn happening(
     }
 }
 
+/// A packing or unpacking in a code's history, as EPCIS sees it: an
+/// AggregationEvent whose parent is the package the code went into (or
+/// came out of), with the code as its child; or, when the code went in
+/// inside a package of its own (a box onto a pallet), with that package as
+/// the child. `inside` follows the package the code sits in directly.
+/// `None` when the document names neither the code nor its package (a box
+/// inside a pallet that went onto another pallet).
+async fn packing(
+    store: &Store,
+    doc: &Document,
+    e: &CodeEvent,
+    code: &MarkingCode,
+    inside: &mut Option<Sscc>,
+) -> anyhow::Result<Option<Happening>> {
+    let (step, parent, codes, packages) = if e.operation == "aggregate" {
+        let step = Step::Document(Action::Aggregate);
+        if let Some(n) = store
+            .document_position(doc.id, code.gtin(), code.serial())
+            .await?
+        {
+            let Some(parent) = package_at(doc, n) else {
+                return Ok(None);
+            };
+            *inside = Some(parent.clone());
+            (step, parent, vec![code.clone()], Vec::new())
+        } else {
+            let Some(held) = inside.clone() else {
+                return Ok(None);
+            };
+            let at = store.document_position_of_sscc(doc.id, &held).await?;
+            let Some(parent) = at.and_then(|n| package_at(doc, n)) else {
+                return Ok(None);
+            };
+            (step, parent, Vec::new(), vec![held])
+        }
+    } else {
+        let Some(parent) = inside.clone() else {
+            return Ok(None);
+        };
+        if store
+            .document_position_of_sscc(doc.id, &parent)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        *inside = None;
+        let step = Step::Document(Action::Disaggregate);
+        (step, parent, vec![code.clone()], Vec::new())
+    };
+    let mut h = happening(step, e.at, codes, Some(doc));
+    h.parent = Some(Parent::Sscc(parent));
+    h.packages = packages;
+    Ok(Some(h))
+}
+
+/// The package of an aggregation that took its item at position `n`: the
+/// fields list each package with the number of its members, which are the
+/// items in order.
+fn package_at(doc: &Document, n: i64) -> Option<Sscc> {
+    let mut end = 0;
+    for p in doc.fields.get("packages")?.as_array()? {
+        end += p.get("members").and_then(Value::as_i64).unwrap_or(0);
+        if n < end {
+            return p
+                .get("sscc")
+                .and_then(Value::as_str)
+                .and_then(|s| Sscc::parse(s).ok());
+        }
+    }
+    None
+}
+
 fn epcis_response(events: Vec<Value>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -819,10 +894,9 @@ async fn history(
     if epcis_format {
         let mut documents: HashMap<String, Option<Document>> = HashMap::new();
         let mut out = Vec::new();
+        // The package the code sits in directly, as its history tells so far.
+        let mut inside: Option<Sscc> = None;
         for e in &events {
-            let Some(step) = epcis_step(&e.operation, e.state) else {
-                continue;
-            };
             let doc = match (e.source_kind.as_str(), &e.source_id) {
                 ("document", Some(id)) => {
                     if !documents.contains_key(id) {
@@ -835,6 +909,15 @@ async fn history(
                     documents.get(id).and_then(Option::as_ref)
                 }
                 _ => None,
+            };
+            if let ("aggregate" | "disaggregate", Some(doc)) = (e.operation.as_str(), doc) {
+                if let Some(h) = packing(&state.store, doc, e, &code, &mut inside).await? {
+                    out.push(epcis::event(&h));
+                }
+                continue;
+            }
+            let Some(step) = epcis_step(&e.operation, e.state) else {
+                continue;
             };
             out.push(epcis::event(&happening(
                 step,

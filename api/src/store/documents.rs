@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use tanba_core::document::{DocumentKind, DocumentStatus};
 use tanba_core::lifecycle::CodeState;
-use tanba_core::{Gtin, MarkingCode, ScannedCode, Serial};
+use tanba_core::{Gtin, MarkingCode, ScannedCode, Serial, Sscc};
 use time::OffsetDateTime;
 
 use super::codes::{gtin_number, state_from_columns};
@@ -368,6 +368,44 @@ impl Store {
             .into_iter()
             .map(|(_, item)| item)
             .collect())
+    }
+
+    /// The first position at which a document lists a unit code, if it
+    /// does: which package of an aggregation the code went into.
+    pub async fn document_position(
+        &self,
+        id: DocumentId,
+        gtin: &Gtin,
+        serial: &Serial,
+    ) -> anyhow::Result<Option<i64>> {
+        const SQL: &str = "SELECT MIN(n) FROM document_items \
+            WHERE gtin = $1 AND serial = $2 AND document = $3";
+        let found: Option<i64> = with_pool!(self, p => {
+            sqlx::query_scalar(SQL)
+                .bind(gtin_number(gtin)?)
+                .bind(serial.as_str())
+                .bind(id.to_string())
+                .fetch_one(p)
+                .await?
+        });
+        Ok(found)
+    }
+
+    /// The first position at which a document lists an SSCC, if it does.
+    pub async fn document_position_of_sscc(
+        &self,
+        id: DocumentId,
+        sscc: &Sscc,
+    ) -> anyhow::Result<Option<i64>> {
+        const SQL: &str = "SELECT MIN(n) FROM document_items WHERE sscc = $1 AND document = $2";
+        let found: Option<i64> = with_pool!(self, p => {
+            sqlx::query_scalar(SQL)
+                .bind(sscc.as_str())
+                .bind(id.to_string())
+                .fetch_one(p)
+                .await?
+        });
+        Ok(found)
     }
 
     /// At most `limit` of the document's codes from position `from` on
