@@ -498,6 +498,28 @@ on_every_database!(
             assert_eq!(status(&w.app, code).await, "INTRODUCED");
         }
 
+        // An aggregation: one row per member, with its package.
+        let box1 = "048700010000000011";
+        let body = table(
+            b',',
+            &[("kind", "aggregation")],
+            &["package", "code"],
+            &[vec![format!("(00){box1}"), all[2].clone()]],
+        );
+        let packed = submit(&w, &maker, "pack", CSV, &body).await;
+        assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
+        let path = format!("/v1/packages/{box1}");
+        let (code, package) = eds::call(&w.app, "GET", &path, Some(&maker.token), None).await;
+        assert_eq!(code, 200, "{package}");
+        let inside: Vec<&str> = package["codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(inside.len(), 1, "{package}");
+        assert_eq!(package["document"], packed["id"]);
+
         // As a spreadsheet set to Russian saves it: `;` and a decimal comma.
         let body = table(
             b';',
@@ -609,7 +631,7 @@ on_every_database!(
         let message = answer["error"]["message"].as_str().expect("message");
         assert!(message.starts_with("Строка 5 "), "{message}");
 
-        // Aggregation is JSON only.
+        // An aggregation's rows name their package.
         let body = table(
             b',',
             &[("kind", "aggregation")],
@@ -618,7 +640,10 @@ on_every_database!(
         );
         let (code, answer) = send(&w, &maker, "agg", CSV, &body).await;
         assert_eq!(code, 400, "{answer}");
-        assert_eq!(common::field_errors(&answer), [("kind", "not_streamable")]);
+        assert_eq!(
+            common::field_errors(&answer),
+            [("codes.package", "required")]
+        );
 
         // A forged signature over good rows.
         let body = table(

@@ -41,6 +41,6 @@ error-unsupported-media-type = Құжат application/json, application/x-ndjson
 error-malformed-json-line = Дененің { $line }-жолы дұрыс JSON емес: { $detail }
 error-malformed-csv = Дене осы пішіндегі CSV емес: { $detail }
 error-malformed-csv-line = Дененің { $line }-жолы құжаттың CSV пішініне сай емес: { $detail }
-field-not-streamable = «{ $kind }» түріндегі құжат тек JSON (application/json) ретінде жіберіледі: оның кодтары жолдар бойынша емес, қаптамалар бойынша орналасқан.
+field-not-streamable = «{ $kind }» түріндегі құжат тек JSON (application/json) немесе CSV (text/csv, әр жолда қаптама мен оның бір мүшесі) ретінде жіберіледі: оның кодтары жолдар бойынша емес, қаптамалар бойынша орналасқан.
 field-too-many-errors = Қате тым көп: алғашқы { $max } қате көрсетілді, қалған кодтар тексерілмеді.
 field-not-a-position = Тізімдегі орын — 0 немесе одан үлкен бүтін сан.

@@ -45,6 +45,6 @@ error-unsupported-media-type = Документ принимается как ap
 error-malformed-json-line = Строка { $line } тела не является корректным JSON: { $detail }
 error-malformed-csv = Тело не является CSV нужного вида: { $detail }
 error-malformed-csv-line = Строка { $line } тела не соответствует виду CSV документа: { $detail }
-field-not-streamable = Документ вида «{ $kind }» отправляется только как JSON (application/json): его коды разложены по упаковкам, а не по строкам.
+field-not-streamable = Документ вида «{ $kind }» отправляется только как JSON (application/json) или CSV (text/csv, в каждой строке упаковка и один её член): его коды разложены по упаковкам, а не по строкам.
 field-too-many-errors = Ошибок слишком много: показаны первые { $max }, остальные коды не проверялись.
 field-not-a-position = Позиция в списке — целое число, 0 или больше.

@@ -47,8 +47,9 @@
 //! <code>,1250.50
 //! ```
 //!
-//! Aggregation is JSON only (its items are inside `packages`): as NDJSON or
-//! CSV it is refused with `not_streamable` on `kind`. A bad item is named
+//! An aggregation comes as JSON or as CSV, one row per member with its
+//! package (columns `package` and `code`); as NDJSON it is refused with
+//! `not_streamable` on `kind`. A bad item is named
 //! `codes[i]`, `i` counting items from 0 (not lines), as in the JSON form; a
 //! line that is not JSON refuses the body as `malformed_json` with its line
 //! number (from 1), a CSV row that does not fit as `malformed_csv`. No form
@@ -415,6 +416,9 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
 /// row at a time. A row that does not fit refuses the body with its line.
 fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, Refused> {
     let (obj, mut rows) = table::Table::open(raw)?;
+    if obj.get("kind").and_then(Value::as_str).map(str::trim) == Some("aggregation") {
+        return check_csv_aggregation(obj, rows, reference, today);
+    }
     let (mut c, head, items) = head_of(&obj, Form::Csv, reference, today)?;
     drop(obj);
     let allowed: &[&str] = if head.kind == DocumentKind::Shipment {
@@ -451,6 +455,82 @@ fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, 
             c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
         }
     }
+    finish(c, head, items, count, Form::Csv, 0)
+}
+
+/// An aggregation as CSV: one row per member, its package in the column
+/// `package` and the member (a unit code or an SSCC) in `code`. The rows
+/// become the JSON form's `packages` (packages in the order they first
+/// appear, each one's members in row order), checked as JSON's are, so a
+/// bad member is named `packages[p].members[j]`; a row without its package
+/// or member is `codes[i].package` or `codes[i].code`. An aggregation is
+/// held whole, in every form.
+fn check_csv_aggregation(
+    mut obj: Map<String, Value>,
+    mut rows: table::Table,
+    reference: &Reference,
+    today: Date,
+) -> Result<Checked, Refused> {
+    let mut c = Checker::new(today);
+    if obj.contains_key("packages") {
+        c.fail(FieldError::new("unknown_field", "packages"));
+    }
+    let columns = rows.columns();
+    for column in columns {
+        if !["package", "code"].contains(&column.as_str()) {
+            c.fail(FieldError::new("unknown_field", format!("codes.{column}")));
+        }
+    }
+    for column in ["package", "code"] {
+        if !columns.is_empty() && !columns.iter().any(|c| c == column) {
+            c.fail(FieldError::new("required", format!("codes.{column}")));
+        }
+    }
+    if !c.errors.is_empty() {
+        return Err(Refused::Invalid(c.errors));
+    }
+    let mut order: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut i = 0;
+    while let Some(row) = rows.next_item()? {
+        let cell = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (package, member) = (cell("package"), cell("code"));
+        for (k, v) in [("package", package), ("code", member)] {
+            if v.is_empty() && c.errors.len() < MAX_ERRORS {
+                c.fail(FieldError::new("required", format!("codes[{i}].{k}")));
+            }
+        }
+        i += 1;
+        if package.is_empty() || member.is_empty() || c.errors.len() >= MAX_ERRORS {
+            continue;
+        }
+        // One package however its SSCC is written.
+        let key = match scan(package) {
+            Ok(ScannedCode::Sscc(sscc)) => sscc.as_str().to_owned(),
+            _ => package.to_owned(),
+        };
+        let p = *at.entry(key).or_insert_with(|| {
+            order.push((package.to_owned(), Vec::new()));
+            order.len() - 1
+        });
+        order[p].1.push(Value::String(member.to_owned()));
+    }
+    if c.errors.len() >= MAX_ERRORS {
+        c.fail(FieldError::new("too_many_errors", "codes").arg("max", MAX_ERRORS));
+    }
+    if i > MAX_CODES {
+        c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
+    }
+    if !c.errors.is_empty() {
+        return Err(Refused::Invalid(c.errors));
+    }
+    let packages = order
+        .into_iter()
+        .map(|(sscc, members)| json!({"sscc": sscc, "members": members}))
+        .collect();
+    obj.insert("packages".to_owned(), Value::Array(packages));
+    let (c, head, items) = head_of(&obj, Form::Csv, reference, today)?;
+    let count = items.len();
     finish(c, head, items, count, Form::Csv, 0)
 }
 
@@ -507,8 +587,9 @@ struct Head {
 /// The object-level checks, the same for both forms: the kind, its own
 /// fields, no unknown field, and an aggregation's packages (whose members
 /// go into `items`). `None` when there is no kind to check the rest by.
-/// In NDJSON and CSV the object has no `codes`, and aggregation is refused:
-/// its items are packages, not lines.
+/// In NDJSON and CSV the object has no `codes`; NDJSON refuses aggregation
+/// (its items are packages, not lines), CSV brings it with `packages` made
+/// from its rows.
 fn check_head(
     obj: &Map<String, Value>,
     form: Form,
@@ -522,7 +603,7 @@ fn check_head(
             None
         }
         Some(Value::String(k)) => match DocumentKind::parse(k.trim()) {
-            Some(DocumentKind::Aggregation) if form != Form::Json => {
+            Some(DocumentKind::Aggregation) if form == Form::Ndjson => {
                 c.fail(FieldError::new("not_streamable", "kind").arg("kind", k.trim()));
                 None
             }
@@ -1084,7 +1165,7 @@ mod tests {
         );
         assert_eq!(
             checked_as(b"kind\naggregation\ncode\nx\n", Form::Csv).unwrap_err(),
-            pairs(&[("kind", "not_streamable")])
+            pairs(&[("codes.package", "required")])
         );
         // Rows that do not fit: refused by line.
         for (raw, line) in [
@@ -1105,6 +1186,47 @@ mod tests {
                 String::from_utf8_lossy(raw)
             );
         }
+    }
+
+    #[test]
+    fn an_aggregation_as_csv_is_its_json_twin() {
+        let (box1, box2) = ("048700010000000011", "048700010000000028");
+        let json = checked(json!({"kind": "aggregation", "packages": [
+            {"sscc": box1, "members": [UNIT, "x"]},
+            {"sscc": box2, "members": [box1]},
+        ]}))
+        .expect("json");
+        // Rows of one package need not be together; an SSCC in any form.
+        let csv = format!(
+            "kind\naggregation\npackage,code\n{box1},{UNIT}\n{box2},{box1}\n(00){box1},x\n"
+        );
+        let table = checked_as(csv.as_bytes(), Form::Csv).expect("csv");
+        assert_eq!(table.kind, DocumentKind::Aggregation);
+        assert_eq!(table.fields, json.fields);
+        assert_eq!(table.items, json.items);
+
+        // Rows without a package or a member; a member problem as in JSON.
+        let csv = format!("kind\naggregation\npackage,code\n,{UNIT}\n{box1},\n");
+        assert_eq!(
+            checked_as(csv.as_bytes(), Form::Csv).unwrap_err(),
+            pairs(&[
+                ("codes[0].package", "required"),
+                ("codes[1].code", "required")
+            ])
+        );
+        let csv = format!("kind\naggregation\npackage,code\n123,{UNIT}\n");
+        assert_eq!(
+            checked_as(csv.as_bytes(), Form::Csv).unwrap_err(),
+            pairs(&[("packages[0].sscc", "not_an_sscc")])
+        );
+        let csv = format!("kind,packages\naggregation,x\npackage,code,price\n{box1},{UNIT},1\n");
+        assert_eq!(
+            checked_as(csv.as_bytes(), Form::Csv).unwrap_err(),
+            pairs(&[
+                ("packages", "unknown_field"),
+                ("codes.price", "unknown_field")
+            ])
+        );
     }
 
     #[test]

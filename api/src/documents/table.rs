@@ -12,6 +12,9 @@
 //! "0104650000000017215abc,1<GS>93abcd",1250.50
 //! ```
 //!
+//! An aggregation's rows are its members, each with its package (columns
+//! `package` and `code`).
+//!
 //! The delimiter is `,` or `;` (as a spreadsheet set to Kazakh or Russian
 //! writes it): `;` when the first row has one, and then a price may have a
 //! decimal comma (`1250,50`). A UTF-8 byte-order mark is
