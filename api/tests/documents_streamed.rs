@@ -182,6 +182,33 @@ async fn submit(w: &World, who: &Party, key: &str, content_type: &str, bytes: &[
     settled(w, &who.token, &id).await
 }
 
+/// The buyer accepts shipment `id`; the operations in `code`'s history.
+async fn accept_and_read_history(w: &World, shop: &Party, id: &str, code: &str) -> Vec<String> {
+    let resp = w
+        .app
+        .client
+        .post(w.app.url(&format!("/v1/documents/{id}/accept")))
+        .bearer_auth(&shop.token)
+        .header("Idempotency-Key", "accept")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let path = format!(
+        "/v1/codes/{}/history",
+        utf8_percent_encode(code, NON_ALPHANUMERIC)
+    );
+    let (status, story) = eds::call(&w.app, "GET", &path, Some(&shop.token), None).await;
+    assert_eq!(status, 200, "{story}");
+    story["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["operation"].as_str().expect("operation").to_owned())
+        .collect()
+}
+
 /// The scan's status of a code.
 async fn status(app: &TestApp, code: &str) -> String {
     let path = format!("/v1/codes/{}", utf8_percent_encode(code, NON_ALPHANUMERIC));
@@ -253,29 +280,7 @@ on_every_database!(
         assert_eq!(shipped["codes"][0]["price"], "1100.50");
         assert_eq!(shipped["codes"][1]["price"], "99.00");
         let id = shipped["id"].as_str().expect("id");
-        let resp = w
-            .app
-            .client
-            .post(w.app.url(&format!("/v1/documents/{id}/accept")))
-            .bearer_auth(&shop.token)
-            .header("Idempotency-Key", "accept")
-            .json(&json!({}))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(resp.status().as_u16(), 200);
-        let path = format!(
-            "/v1/codes/{}/history",
-            utf8_percent_encode(&all[0], NON_ALPHANUMERIC)
-        );
-        let (code, story) = eds::call(&w.app, "GET", &path, Some(&shop.token), None).await;
-        assert_eq!(code, 200, "{story}");
-        let ops: Vec<&str> = story["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .map(|e| e["operation"].as_str().expect("operation"))
-            .collect();
+        let ops = accept_and_read_history(&w, &shop, id, &all[0]).await;
         assert_eq!(ops, ["apply", "introduce", "ship", "accept"]);
     }
 );
@@ -535,30 +540,8 @@ on_every_database!(
         assert_eq!(shipped["codes"][0]["price"], "1100.50");
         assert_eq!(shipped["codes"][1]["price"], "99.00");
         let id = shipped["id"].as_str().expect("id");
-        let resp = w
-            .app
-            .client
-            .post(w.app.url(&format!("/v1/documents/{id}/accept")))
-            .bearer_auth(&shop.token)
-            .header("Idempotency-Key", "accept")
-            .json(&json!({}))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(resp.status().as_u16(), 200);
+        let ops = accept_and_read_history(&w, &shop, id, &all[1]).await;
         assert_eq!(status(&w.app, &all[0]).await, "INTRODUCED");
-        let path = format!(
-            "/v1/codes/{}/history",
-            utf8_percent_encode(&all[1], NON_ALPHANUMERIC)
-        );
-        let (code, story) = eds::call(&w.app, "GET", &path, Some(&shop.token), None).await;
-        assert_eq!(code, 200, "{story}");
-        let ops: Vec<&str> = story["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .map(|e| e["operation"].as_str().expect("operation"))
-            .collect();
         assert_eq!(ops, ["apply", "introduce", "ship", "accept"]);
     }
 );
