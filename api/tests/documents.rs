@@ -769,6 +769,58 @@ on_every_database!(
 );
 
 on_every_database!(
+    a_large_signature_carrying_many_certificates_goes_through,
+    |db: Db| async move {
+        // The request head may be 128 KB (actix-web's limit; beyond it the
+        // answer is 431): a signature of 40 KB, far larger than a signer's
+        // chain with its revocation data, is read and checked whole.
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let mine = codes(&w, &maker, GTIN, 1).await;
+        let bytes =
+            serde_json::to_vec(&json!({"kind": "application", "codes": &mine})).expect("json");
+        let others: Vec<Identity> = (10..80)
+            .map(|n| {
+                w.ca.issue_legal_entity(
+                    &eds::test_bin(n),
+                    &eds::test_iin(n),
+                    &format!("Қатысушы {n}"),
+                    &format!("ЖШС «Қатысушы {n}»"),
+                    KeyKind::EcP256,
+                )
+            })
+            .collect();
+        let signature = eds::sign_detached_with_extra(&maker.identity, &bytes, &others);
+        assert!(signature.len() > 40_000, "{} bytes", signature.len());
+        let (status, body, _) = send_signed(
+            &w.app,
+            &maker.token,
+            "large",
+            &bytes,
+            Some(signature.as_str()),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        let id = body["id"].as_str().expect("id");
+        let done = settled(&w, &maker.token, id, "kk").await;
+        assert_eq!(done["status"], "CHECKED_OK", "{done}");
+        assert_eq!(scan(&w.app, &mine[0]).await.0, "APPLIED");
+
+        // Signed by another of those certificates, it is still refused.
+        let (status, body, _) = send_signed(
+            &w.app,
+            &maker.token,
+            "large-foreign",
+            &bytes,
+            Some(eds::sign_detached_with_extra(&others[0], &bytes, &others[1..]).as_str()),
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"]["code"], "document_signer_mismatch");
+    }
+);
+
+on_every_database!(
     a_retried_document_is_answered_once_and_bad_fields_are_listed_at_once,
     |db: Db| async move {
         let w = world(&db).await;

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! kind,receiver
-//! shipment,000740000013
+//! shipment,971240001315
 //! code,price
 //! "0104650000000017215abc,1<GS>93abcd",1250.50
 //! ```
@@ -17,10 +17,11 @@
 //!
 //! The delimiter is `,` or `;` (as a spreadsheet set to Kazakh or Russian
 //! writes it): `;` when the first row has one, and then a price may have a
-//! decimal comma (`1250,50`). A UTF-8 byte-order mark is
-//! skipped, blank lines are skipped, cells are trimmed and quoted as RFC 4180
-//! quotes them, and an empty cell is a field not given. Rows end in `\n` or
-//! `\r\n`. The signature is over the exact bytes, as for JSON.
+//! decimal comma (`1250,50`). A UTF-8 byte-order mark and blank lines are
+//! skipped, cells are trimmed and quoted as RFC 4180 quotes them, and an
+//! empty cell is a field not given. Rows end in `\n` or `\r\n`. The body
+//! must be UTF-8 (a spreadsheet's "CSV UTF-8"). The signature is over the
+//! exact bytes, as for JSON.
 //!
 //! The fields and items become the same JSON values the other forms send
 //! (every value a string), so one set of checks reads all three.

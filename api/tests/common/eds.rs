@@ -387,8 +387,19 @@ fn serial(n: u32) -> Asn1Integer {
 /// it: signer certificate and chain included, signing time in the signed
 /// attributes.
 pub fn sign_detached(identity: &Identity, content: &[u8]) -> String {
+    sign_detached_with_extra(identity, content, &[])
+}
+
+/// A detached signature that carries, besides the signer's chain, the
+/// certificates of `others`: as large as a signature grows with a long
+/// chain and revocation data in it.
+pub fn sign_detached_with_extra(
+    identity: &Identity,
+    content: &[u8],
+    others: &[Identity],
+) -> String {
     let mut chain = Stack::new().expect("stack");
-    for c in &identity.chain {
+    for c in identity.chain.iter().chain(others.iter().map(|o| &o.cert)) {
         chain.push(c.clone()).expect("push");
     }
     let cms = CmsContentInfo::sign(
