@@ -426,22 +426,8 @@ fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, 
     } else {
         &["code"]
     };
-    let columns = rows.columns();
-    let before = c.errors.len();
-    for column in columns {
-        if !allowed.contains(&column.as_str()) {
-            c.fail(FieldError::new("unknown_field", format!("codes.{column}")));
-        }
-    }
-    if !columns.is_empty() {
-        for column in allowed {
-            if !columns.iter().any(|c| c == column) {
-                c.fail(FieldError::new("required", format!("codes.{column}")));
-            }
-        }
-    }
     let mut count = 0;
-    if c.errors.len() == before {
+    if csv_columns(&mut c, rows.columns(), allowed) {
         let mut keep = |_| true;
         let mut reader = Items::new(&mut c, head.kind, &mut keep);
         while let Some(entry) = rows.next_item()? {
@@ -456,6 +442,27 @@ fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, 
         }
     }
     finish(c, head, items, count, Form::Csv, 0)
+}
+
+/// Checks a CSV body's item columns (its third row) once: each must be one
+/// of `allowed` (`codes.<column>` `unknown_field`) and, when there is a
+/// third row, each of `allowed` must be there (`codes.<column>`
+/// `required`). Whether they fit.
+fn csv_columns(c: &mut Checker, columns: &[String], allowed: &[&str]) -> bool {
+    let before = c.errors.len();
+    for column in columns {
+        if !allowed.contains(&column.as_str()) {
+            c.fail(FieldError::new("unknown_field", format!("codes.{column}")));
+        }
+    }
+    if !columns.is_empty() {
+        for column in allowed {
+            if !columns.iter().any(|c| c == column) {
+                c.fail(FieldError::new("required", format!("codes.{column}")));
+            }
+        }
+    }
+    c.errors.len() == before
 }
 
 /// An aggregation as CSV: one row per member, its package in the column
@@ -475,18 +482,7 @@ fn check_csv_aggregation(
     if obj.contains_key("packages") {
         c.fail(FieldError::new("unknown_field", "packages"));
     }
-    let columns = rows.columns();
-    for column in columns {
-        if !["package", "code"].contains(&column.as_str()) {
-            c.fail(FieldError::new("unknown_field", format!("codes.{column}")));
-        }
-    }
-    for column in ["package", "code"] {
-        if !columns.is_empty() && !columns.iter().any(|c| c == column) {
-            c.fail(FieldError::new("required", format!("codes.{column}")));
-        }
-    }
-    if !c.errors.is_empty() {
+    if !csv_columns(&mut c, rows.columns(), &["package", "code"]) || !c.errors.is_empty() {
         return Err(Refused::Invalid(c.errors));
     }
     let mut order: Vec<(String, Vec<Value>)> = Vec::new();
