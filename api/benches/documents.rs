@@ -12,7 +12,11 @@
 //!    acceptance (`POST /v1/documents/{id}/accept`: an `accept` event and a
 //!    new owner for each code), wall time.
 //! 3. The same for 1,000,000 codes packed in 1,000 transport packages: the
-//!    shipment lists the 1,000 SSCCs.
+//!    shipment lists the 1,000 SSCCs. The seller packs them first through
+//!    the service: an aggregation of 1,000,000 `package,code` rows as CSV
+//!    (an `aggregate` event each), timed until `CHECKED_OK`. After the
+//!    acceptance the buyer unpacks the 1,000 packages (a disaggregation, a
+//!    `disaggregate` event each), timed the same way.
 //! 4. The service's peak memory (`VmHWM` of the process), in each phase
 //!    (the kernel's peak is reset between phases through `clear_refs`).
 //! 5. Killed mid-way: the buyer ships the 1,000,000 loose codes back, and
@@ -114,7 +118,31 @@ async fn seed(
 
 /// `tanba serve` (this build's binary) on `port`, on the bench database,
 /// trusting the test CA.
-fn serve(db: &common::Db, settings: &Settings, port: u16) -> anyhow::Result<Child> {
+/// A running `tanba serve`, killed when dropped, so a bench that fails
+/// leaves no service behind.
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(db: &common::Db, settings: &Settings, port: u16) -> anyhow::Result<Server> {
     let roots: Vec<String> = settings
         .eds_trust_roots
         .iter()
@@ -124,16 +152,18 @@ fn serve(db: &common::Db, settings: &Settings, port: u16) -> anyhow::Result<Chil
         db.path("tanba.toml"),
         format!("eds_trust_roots = [{}]\n", roots.join(", ")),
     )?;
-    Ok(Command::new(env!("CARGO_BIN_EXE_tanba"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(db.dir.path())
-        .env("TANBA_DATABASE_URL", &db.url)
-        .env("TANBA_EMISSION_KEY_FILE", &settings.emission_key_file)
-        .env("TANBA_DOCUMENT_MAX_BYTES", (512usize << 20).to_string())
-        .env("TANBA_LOG_FILTER", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?)
+    Ok(Server(
+        Command::new(env!("CARGO_BIN_EXE_tanba"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(db.dir.path())
+            .env("TANBA_DATABASE_URL", &db.url)
+            .env("TANBA_EMISSION_KEY_FILE", &settings.emission_key_file)
+            .env("TANBA_DOCUMENT_MAX_BYTES", (512usize << 20).to_string())
+            .env("TANBA_LOG_FILTER", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?,
+    ))
 }
 
 /// Waits until the service answers `/health`.
@@ -189,13 +219,75 @@ fn shipment_body(buyer_bin: &str, codes: &[String]) -> anyhow::Result<Vec<u8>> {
     Ok(body)
 }
 
+const NDJSON: &str = "application/x-ndjson";
+const CSV: &str = "text/csv";
+
+/// An aggregation of `codes` into `ssccs`, as many in each, as CSV: the
+/// document's fields in two rows, then a `package,code` row per code.
+fn aggregation_body(ssccs: &[String], codes: &[String]) -> anyhow::Result<Vec<u8>> {
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::with_capacity(codes.len() * 64));
+    out.write_record(["kind"])?;
+    out.write_record(["aggregation"])?;
+    out.write_record(["package", "code"])?;
+    let per = codes.len().div_ceil(ssccs.len());
+    for (sscc, chunk) in ssccs.iter().zip(codes.chunks(per)) {
+        for code in chunk {
+            out.write_record([sscc, code])?;
+        }
+    }
+    out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A disaggregation of `ssccs`, as NDJSON.
+fn disaggregation_body(ssccs: &[String]) -> anyhow::Result<Vec<u8>> {
+    let mut body = serde_json::to_vec(&json!({"kind": "disaggregation"}))?;
+    for c in ssccs {
+        body.push(b'\n');
+        serde_json::to_writer(&mut body, &json!({"code": c}))?;
+    }
+    Ok(body)
+}
+
+/// Uploads a document (until 202) and waits for the worker to apply it:
+/// the time to each, and the service's peak memory in each.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    client: &reqwest::Client,
+    base: &str,
+    store: &Store,
+    who: &eds::Identity,
+    token: &str,
+    body: (Vec<u8>, &str),
+    label: &str,
+    pid: u32,
+) -> anyhow::Result<Timings> {
+    eprintln!("{label}: body {} MB", body.0.len() / 1_000_000);
+    reset_peak(pid)?;
+    let started = Instant::now();
+    let id = upload(client, base, who, token, body, label).await?;
+    let upload = started.elapsed();
+    let mut peaks = [peak_rss_mib(pid)?, 0.0, 0.0];
+    reset_peak(pid)?;
+    settled(store, id, label).await?;
+    let checked = started.elapsed();
+    peaks[1] = peak_rss_mib(pid)?;
+    Ok(Timings {
+        upload,
+        checked,
+        accepted: checked,
+        peaks,
+    })
+}
+
 /// `POST /v1/documents` of `body` signed by `who`, until its 202.
 async fn upload(
     client: &reqwest::Client,
     base: &str,
     who: &eds::Identity,
     token: &str,
-    body: Vec<u8>,
+    (body, content_type): (Vec<u8>, &str),
     label: &str,
 ) -> anyhow::Result<DocumentId> {
     let signature = eds::sign_detached(who, &body);
@@ -203,7 +295,7 @@ async fn upload(
         .post(format!("{base}/v1/documents"))
         .bearer_auth(token)
         .header("Idempotency-Key", format!("bench-{label}"))
-        .header("Content-Type", "application/x-ndjson")
+        .header("Content-Type", content_type)
         .header("X-Signature", signature)
         .body(body)
         .send()
@@ -220,7 +312,8 @@ async fn upload(
         .parse()?)
 }
 
-/// The document's status, once it is no longer `IN_PROGRESS`.
+/// Waits until the document is no longer `IN_PROGRESS`; fails unless it is
+/// then `WAIT_ACCEPTANCE` (a shipment) or `CHECKED_OK`.
 async fn settled(store: &Store, id: DocumentId, label: &str) -> anyhow::Result<DocumentStatus> {
     loop {
         let doc = store
@@ -229,7 +322,7 @@ async fn settled(store: &Store, id: DocumentId, label: &str) -> anyhow::Result<D
             .ok_or_else(|| anyhow::anyhow!("gone"))?;
         match doc.status {
             DocumentStatus::InProgress => tokio::time::sleep(Duration::from_millis(50)).await,
-            DocumentStatus::WaitAcceptance => return Ok(doc.status),
+            DocumentStatus::WaitAcceptance | DocumentStatus::CheckedOk => return Ok(doc.status),
             other => {
                 let errors = store.document_errors(id).await?;
                 anyhow::bail!(
@@ -261,7 +354,7 @@ async fn ship_and_accept(
     let mut peaks = [0.0; 3];
     reset_peak(pid)?;
     let started = Instant::now();
-    let id = upload(client, base, seller, seller_token, body, label).await?;
+    let id = upload(client, base, seller, seller_token, (body, NDJSON), label).await?;
     let upload = started.elapsed();
     peaks[0] = peak_rss_mib(pid)?;
     reset_peak(pid)?;
@@ -343,33 +436,9 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     let (loose, loose_order) = seed(&store, &settings, seller_id, LOOSE_GTIN, n).await?;
     let (packed, _) = seed(&store, &settings, seller_id, PACKED_GTIN, n).await?;
     let mut c = sqlx::PgConnection::connect(&db.url).await?;
-    // The packed codes, a thousand packages of n / 1,000 each.
+    // The packed codes are packed by the service, below.
     let ssccs: Vec<String> = (0..PACKAGES).map(sscc).collect();
-    sqlx::query(
-        "INSERT INTO packages (sscc, owner, parent, document, created_at) \
-         SELECT s, $2, NULL, 'bench-seed', 0 FROM unnest($1::text[]) s",
-    )
-    .bind(&ssccs)
-    .bind(seller_id.as_uuid())
-    .execute(&mut c)
-    .await?;
-    let per = n.div_ceil(PACKAGES);
-    for (i, chunk) in packed.chunks(per).enumerate() {
-        let gtins: Vec<i64> = chunk
-            .iter()
-            .map(|m| m.gtin().as_str().parse())
-            .collect::<Result<_, _>>()?;
-        let serials: Vec<&str> = chunk.iter().map(|m| m.serial().as_str()).collect();
-        sqlx::query(
-            "INSERT INTO package_codes (gtin, serial, package) \
-             SELECT g, s, $3 FROM unnest($1::int8[], $2::text[]) AS u(g, s)",
-        )
-        .bind(gtins)
-        .bind(serials)
-        .bind(&ssccs[i])
-        .execute(&mut c)
-        .await?;
-    }
+    let packed_codes: Vec<String> = packed.iter().map(MarkingCode::identity).collect();
     drop(packed);
     // Someone else's codes, so the moved ones are a tenth of the table.
     let filler = stored - 2 * n;
@@ -422,6 +491,29 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(600))
         .build()?;
     up(&client, &base, &mut server).await?;
+    // The seller packs the second million into 1,000 transport packages:
+    // an aggregation of a million rows, as CSV.
+    let body = aggregation_body(&ssccs, &packed_codes)?;
+    drop(packed_codes);
+    let packing = apply(
+        &client,
+        &base,
+        &store,
+        &seller,
+        &seller_token,
+        (body, CSV),
+        "aggregation",
+        server.id(),
+    )
+    .await?;
+    let packed_count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM package_codes")
+        .fetch_one(&mut c)
+        .await?;
+    anyhow::ensure!(
+        packed_count == n as i64,
+        "{packed_count} of {n} codes packed"
+    );
+
     let loose_codes: Vec<String> = loose.iter().map(MarkingCode::identity).collect();
     drop(loose);
     let units = ship_and_accept(
@@ -468,6 +560,22 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         packed_buyers == n as i64,
         "{packed_buyers} of {n} packed codes moved"
     );
+    // The buyer unpacks the 1,000 packages: a million codes stand alone.
+    let unpacking = apply(
+        &client,
+        &base,
+        &store,
+        &buyer,
+        &buyer_token,
+        (disaggregation_body(&ssccs)?, NDJSON),
+        "disaggregation",
+        server.id(),
+    )
+    .await?;
+    let still_packed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM package_codes")
+        .fetch_one(&mut c)
+        .await?;
+    anyhow::ensure!(still_packed == 0, "{still_packed} codes still packed");
 
     // 4. Killed mid-way: the buyer ships the loose codes back, and the
     // service is killed (SIGKILL) while its worker applies the shipment
@@ -475,7 +583,15 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     // all of it is, each code once.
     let body = shipment_body(&seller.taxpayer_id(), &loose_codes)?;
     drop(loose_codes);
-    let id = upload(&client, &base, &buyer, &buyer_token, body, "killed").await?;
+    let id = upload(
+        &client,
+        &base,
+        &buyer,
+        &buyer_token,
+        (body, NDJSON),
+        "killed",
+    )
+    .await?;
     let kill_after = Duration::from_millis((n as u64 / 100).max(1_000));
     tokio::time::sleep(kill_after).await;
     server.kill()?;
@@ -525,7 +641,25 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
             s(t.accepted) / s(bare)
         );
     }
-    let peak = [&units, &packages]
+    for (label, t) in [
+        (
+            format!("aggregation of {n} codes into {PACKAGES} packages"),
+            &packing,
+        ),
+        (
+            format!("disaggregation of the {PACKAGES} packages"),
+            &unpacking,
+        ),
+    ] {
+        let [a, b, _] = t.peaks;
+        println!(
+            "{label}: upload {:.1} s · applied {:.1} s = {:.1}× the limit; peak memory {a:.0} MiB, {b:.0} MiB",
+            s(t.upload),
+            s(t.checked),
+            s(t.checked) / s(bare)
+        );
+    }
+    let peak = [&units, &packages, &packing, &unpacking]
         .iter()
         .flat_map(|t| t.peaks)
         .fold(0.0, f64::max);

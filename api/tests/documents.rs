@@ -1534,6 +1534,17 @@ on_every_database!(
         .await;
         assert_eq!(status, 200, "{export}");
         assert_eq!(export["epcisBody"]["eventList"], json!([]), "{export}");
+        // The unit already packed is named where it is listed, with both
+        // packages.
+        let two = refused["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .find(|e| e["error"] == "aggregation_in_two_packages")
+            .expect("in two packages");
+        assert_eq!(two["index"], 4, "{two}");
+        let text = two["message"].as_str().expect("message");
+        assert!(text.contains(&box0) && text.contains(&p4), "{two}");
         for error in refused["errors"].as_array().expect("errors") {
             let message = error["message"].as_str().expect("message");
             assert!(

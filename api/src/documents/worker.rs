@@ -9,7 +9,10 @@
 //! waiting for a buyer checked, and its steps run through
 //! `lifecycle::transition`; each chunk is then written in two statements
 //! (`Tx::write_moves`), which also append each code's events, caused by this
-//! document. Every refusal is collected. If there is none, the document
+//! document. An aggregation and a disaggregation go the same way, a chunk
+//! at a time, and also pack the chunk's codes or dissolve the packages
+//! listed; their checks across packages (a cycle, one status per package)
+//! run once every member has been seen. Every refusal is collected. If there is none, the document
 //! moves on (`CHECKED_OK`, or `WAIT_ACCEPTANCE` for a shipment) and the
 //! transaction commits; otherwise it rolls back, so no code moved, and a
 //! second transaction stores every error and `CHECKED_NOT_OK`. Cached cards
@@ -110,14 +113,6 @@ fn item_error(
     }
 }
 
-/// What a document lists, parsed: unit codes and SSCCs, each once with
-/// its first position, and the errors so far (malformed, listed twice).
-struct Parsed {
-    units: Vec<(usize, MarkingCode)>,
-    ssccs: Vec<(usize, Sscc)>,
-    errors: Vec<DocumentError>,
-}
-
 /// A code that does not parse, at position `n`.
 fn malformed(n: usize, item: &DocumentItem, e: &tanba_core::ParseError) -> DocumentError {
     let mut args: BTreeMap<String, String> = e
@@ -145,114 +140,6 @@ fn identity_of(scanned: &ScannedCode) -> String {
     match scanned {
         ScannedCode::Unit(code) => code.identity(),
         ScannedCode::Sscc(sscc) => sscc.element_string(),
-    }
-}
-
-/// Parses every code and finds those listed twice.
-fn parse_items(items: &[DocumentItem]) -> Parsed {
-    let mut parsed = Parsed {
-        units: Vec::new(),
-        ssccs: Vec::new(),
-        errors: Vec::new(),
-    };
-    let mut first: HashMap<String, usize> = HashMap::new();
-    for (n, item) in items.iter().enumerate() {
-        let scanned = match super::scan(&item.code) {
-            Ok(scanned) => scanned,
-            Err(e) => {
-                parsed.errors.push(malformed(n, item, &e));
-                continue;
-            }
-        };
-        let identity = identity_of(&scanned);
-        if let Some(&at) = first.get(&identity) {
-            parsed.errors.push(duplicate(n, item, at));
-            continue;
-        }
-        first.insert(identity, n);
-        match scanned {
-            ScannedCode::Unit(code) => parsed.units.push((n, code)),
-            ScannedCode::Sscc(sscc) => parsed.ssccs.push((n, sscc)),
-        }
-    }
-    parsed
-}
-
-/// The codes in the order of their key, which is the order their rows are
-/// locked in: two transactions that share codes then wait for each other
-/// instead of deadlocking.
-fn in_key_order(codes: &[(usize, MarkingCode)]) -> Vec<&(usize, MarkingCode)> {
-    let mut ordered: Vec<&(usize, MarkingCode)> = codes.iter().collect();
-    ordered.sort_by(|(_, a), (_, b)| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
-    ordered
-}
-
-/// Moves one code of `doc` by `operations`, or says why not: the code must
-/// be stored, be the sender's, and be in no other shipment waiting for its
-/// buyer, and every step must pass the lifecycle. With `new_owner`, the
-/// code then belongs to it. `inside`: the code is one of the contents of
-/// the package listed at `n` (the error then names the code as `unit`).
-#[allow(clippy::too_many_arguments)]
-async fn move_code(
-    tx: &mut Tx,
-    doc: &Document,
-    (n, item): (usize, &DocumentItem),
-    code: &MarkingCode,
-    operations: &[Operation],
-    actor: &str,
-    new_owner: Option<ParticipantId>,
-    inside: bool,
-) -> anyhow::Result<Result<CodeState, DocumentError>> {
-    let (gtin, serial) = (code.gtin(), code.serial());
-    let refused = |error: &str, message: &str, mut args: BTreeMap<String, String>| {
-        if inside {
-            args.insert("unit".to_owned(), code.human_readable());
-        }
-        Err(item_error(n, item, error, message.to_owned(), args))
-    };
-    match tx.lock_code_owner(gtin, serial).await? {
-        None => {
-            return Ok(refused(
-                "code_not_found",
-                "document-code-not-found",
-                BTreeMap::new(),
-            ));
-        }
-        Some(owner) if owner != doc.sender => {
-            return Ok(refused(
-                "code_not_owned",
-                "document-code-not-owned",
-                BTreeMap::new(),
-            ));
-        }
-        Some(_) => {}
-    }
-    // Only the code's own listing is looked up: a package around it that
-    // waits in a shipment is found by the caller (`own_package` for the
-    // package listed; a code listed alone inside a package is refused, or
-    // in an aggregation is already in a package).
-    if let Some(other) = tx.pending_shipment_with(gtin, serial, doc.id).await? {
-        return Ok(refused(
-            "code_in_pending_shipment",
-            "document-code-in-pending-shipment",
-            BTreeMap::from([("document".to_owned(), other.to_string())]),
-        ));
-    }
-    let source = EventSource::document(doc.id.to_string());
-    match tx
-        .apply_operations(gtin, serial, operations, &source, Some(actor))
-        .await?
-    {
-        Ok(state) => {
-            if let Some(owner) = new_owner {
-                tx.set_code_owner(gtin, serial, owner).await?;
-            }
-            Ok(Ok(state))
-        }
-        Err(refusal) => {
-            let key = format!("lifecycle-{}", refusal.code().replace('_', "-"));
-            Ok(refused(refusal.code(), &key, BTreeMap::new()))
-        }
     }
 }
 
@@ -321,48 +208,6 @@ async fn own_package(
     Ok(Ok(package))
 }
 
-/// Everything inside a package listed at `n`, at every depth, moved by
-/// `operations` like a code listed alone; with `new_owner`, the packages
-/// move to it too. The codes moved, with their new states, or every error.
-#[allow(clippy::too_many_arguments)]
-async fn move_package(
-    tx: &mut Tx,
-    doc: &Document,
-    (n, item): (usize, &DocumentItem),
-    sscc: &Sscc,
-    operations: &[Operation],
-    actor: &str,
-    new_owner: Option<ParticipantId>,
-    errors: &mut Vec<DocumentError>,
-) -> anyhow::Result<Vec<(MarkingCode, CodeState)>> {
-    let (mut codes, packages) = tx.package_contents(sscc).await?;
-    codes.sort_by(|a, b| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
-    let mut moved = Vec::new();
-    for code in codes {
-        match move_code(
-            tx,
-            doc,
-            (n, item),
-            &code,
-            operations,
-            actor,
-            new_owner,
-            true,
-        )
-        .await?
-        {
-            Ok(state) => moved.push((code, state)),
-            Err(e) => errors.push(e),
-        }
-    }
-    if let Some(owner) = new_owner {
-        for p in &packages {
-            tx.set_package_owner(p, owner).await?;
-        }
-    }
-    Ok(moved)
-}
-
 /// How many codes are read, checked and written per statement, and how
 /// many of a document's items are read at a time.
 const CHUNK: usize = 10_000;
@@ -419,6 +264,40 @@ struct Moving<'a> {
     guard: Option<Guard>,
     /// A guarded write left a code out: the optimistic attempt is over.
     missed: bool,
+    /// What happens to the packages listed.
+    packages: Packages<'a>,
+}
+
+/// What a document does to the packages it lists (see [`Moving::page`]).
+enum Packages<'a> {
+    /// Each moves whole, with everything inside it at every depth, and
+    /// passes to the plan's new owner with its codes (a shipment, a
+    /// withdrawal).
+    Whole,
+    /// An aggregation packs its items (see [`aggregate`]).
+    Pack(Box<Packing<'a>>),
+    /// A disaggregation dissolves each one level: the codes directly in it
+    /// take the step and stand alone (see [`disaggregate`]). The packages
+    /// to dissolve, once every code has passed.
+    Unpack(Vec<Sscc>),
+}
+
+/// An aggregation's packing, gathered while its members are moved: what
+/// is checked across packages once every member has been seen.
+struct Packing<'a> {
+    /// The package each item goes into, by position.
+    into: Vec<&'a Sscc>,
+    /// The packages the document makes, by [`package_key`].
+    new: HashSet<String>,
+    /// Each package listed as a member: its position, and the item.
+    members: Vec<(usize, Sscc, DocumentItem)>,
+    /// (package, member package) by [`package_key`], for the cycle check.
+    pairs: Vec<(String, String)>,
+    /// The stored parent of each member package that has one.
+    existing: HashMap<String, String>,
+    /// The statuses of the codes going into each new package, directly or
+    /// inside a stored package that becomes a member.
+    statuses: HashMap<String, BTreeSet<&'static str>>,
 }
 
 /// An optimistic plan made concrete: its one operation, the owner the codes
@@ -461,30 +340,10 @@ async fn move_document(
     plan: Plan<'_>,
     actor: &str,
 ) -> anyhow::Result<Option<(Identities, Vec<DocumentError>)>> {
-    let mut moving = Moving {
-        guard: Guard::of(&plan),
-        missed: false,
-        doc,
-        plan,
-        actor,
-        source: EventSource::document(doc.id.to_string()),
-        seen: HashMap::new(),
-        errors: Vec::new(),
-        touched: Identities::default(),
-    };
-    let mut from = 0;
-    loop {
-        let page = store
-            .document_items_page(doc.id, from, i64::try_from(CHUNK)?)
-            .await?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        from = last + 1;
-        moving.page(tx, &page).await?;
-        if moving.missed {
-            return Ok(None);
-        }
+    let mut moving = Moving::new(doc, plan, actor, Packages::Whole);
+    moving.all(tx, store).await?;
+    if moving.missed {
+        return Ok(None);
     }
     Ok(Some((moving.touched, moving.errors)))
 }
@@ -497,7 +356,41 @@ fn digest(identity: &str) -> u128 {
     u128::from_le_bytes(first)
 }
 
-impl Moving<'_> {
+impl<'a> Moving<'a> {
+    fn new(doc: &'a Document, plan: Plan<'a>, actor: &'a str, packages: Packages<'a>) -> Self {
+        Moving {
+            guard: Guard::of(&plan),
+            missed: false,
+            doc,
+            plan,
+            actor,
+            source: EventSource::document(doc.id.to_string()),
+            seen: HashMap::new(),
+            errors: Vec::new(),
+            touched: Identities::default(),
+            packages,
+        }
+    }
+
+    /// Reads the document's items a page at a time and moves them; stops
+    /// early only when an optimistic plan missed.
+    async fn all(&mut self, tx: &mut Tx, store: &Store) -> anyhow::Result<()> {
+        let mut from = 0;
+        loop {
+            let page = store
+                .document_items_page(self.doc.id, from, i64::try_from(CHUNK)?)
+                .await?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            from = last + 1;
+            self.page(tx, &page).await?;
+            if self.missed {
+                return Ok(());
+            }
+        }
+    }
+
     async fn page(&mut self, tx: &mut Tx, page: &[(i64, DocumentItem)]) -> anyhow::Result<()> {
         let mut targets: Vec<Target> = Vec::new();
         for (at, (n, item)) in page.iter().enumerate() {
@@ -519,6 +412,16 @@ impl Moving<'_> {
                 }
             }
             let sscc = match scanned {
+                ScannedCode::Unit(_) if matches!(self.packages, Packages::Unpack(_)) => {
+                    self.errors.push(item_error(
+                        n,
+                        item,
+                        "code_not_a_package",
+                        "document-code-not-a-package".to_owned(),
+                        BTreeMap::new(),
+                    ));
+                    continue;
+                }
                 ScannedCode::Unit(code) => {
                     targets.push(Target {
                         at,
@@ -541,11 +444,51 @@ impl Moving<'_> {
                 ));
                 continue;
             }
-            if let Err(e) = own_package(tx, self.doc, (n, item), &sscc, true).await? {
-                self.errors.push(e);
-                continue;
-            }
-            let (codes, packages) = tx.package_contents(&sscc).await?;
+            let codes = match &mut self.packages {
+                Packages::Whole => {
+                    if let Err(e) = own_package(tx, self.doc, (n, item), &sscc, true).await? {
+                        self.errors.push(e);
+                        continue;
+                    }
+                    let (codes, packages) = tx.package_contents(&sscc).await?;
+                    if let Some(owner) = self.plan.new_owner {
+                        for p in &packages {
+                            tx.set_package_owner(p, owner).await?;
+                        }
+                    }
+                    codes
+                }
+                Packages::Pack(packing) => {
+                    let key = package_key(&sscc);
+                    packing
+                        .pairs
+                        .push((package_key(packing.into[n]), key.clone()));
+                    packing.members.push((n, sscc.clone(), item.clone()));
+                    if packing.new.contains(&key) {
+                        // Made by this document: nothing inside it yet.
+                        continue;
+                    }
+                    let package = match own_package(tx, self.doc, (n, item), &sscc, false).await? {
+                        Ok(package) => package,
+                        Err(e) => {
+                            self.errors.push(e);
+                            continue;
+                        }
+                    };
+                    if let Some(parent) = &package.parent {
+                        packing.existing.insert(key, package_key(parent));
+                    }
+                    tx.package_contents(&sscc).await?.0
+                }
+                Packages::Unpack(dissolved) => {
+                    if let Err(e) = own_package(tx, self.doc, (n, item), &sscc, true).await? {
+                        self.errors.push(e);
+                        continue;
+                    }
+                    dissolved.push(sscc.clone());
+                    tx.package_members(&sscc).await?.0
+                }
+            };
             for code in codes {
                 targets.push(Target {
                     at,
@@ -553,11 +496,6 @@ impl Moving<'_> {
                     code,
                     inside: true,
                 });
-            }
-            if let Some(owner) = self.plan.new_owner {
-                for p in &packages {
-                    tx.set_package_owner(p, owner).await?;
-                }
             }
             self.flush_full(tx, page, &mut targets).await?;
         }
@@ -629,6 +567,9 @@ impl Moving<'_> {
             return Ok(());
         }
         let rows = tx.lock_codes(&keys, self.doc.id).await?;
+        // An aggregation's codes listed alone, with the package each goes
+        // into.
+        let mut packed: Vec<(i64, &str, &str)> = Vec::new();
         let mut moves = Vec::with_capacity(targets.len());
         let mut identities = Vec::with_capacity(targets.len());
         for (t, row) in targets.iter().zip(rows) {
@@ -648,6 +589,20 @@ impl Moving<'_> {
                 ));
                 continue;
             };
+            if let Packages::Pack(packing) = &self.packages
+                && !t.inside
+                && let Some(package) = &row.package
+            {
+                self.errors.push(refuse(
+                    "aggregation_in_two_packages",
+                    "document-aggregation-in-two-packages",
+                    BTreeMap::from([
+                        ("package".to_owned(), package.clone()),
+                        ("other".to_owned(), packing.into[n].as_str().to_owned()),
+                    ]),
+                ));
+                continue;
+            }
             if self.plan.alone_only
                 && !t.inside
                 && let Some(package) = &row.package
@@ -695,6 +650,17 @@ impl Moving<'_> {
                 self.errors.push(refuse(e.code(), &key, BTreeMap::new()));
                 continue;
             }
+            if let Packages::Pack(packing) = &mut self.packages {
+                let into = packing.into[n];
+                packing
+                    .statuses
+                    .entry(package_key(into))
+                    .or_default()
+                    .insert(state.status.name());
+                if !t.inside {
+                    packed.push((t.key.0, t.key.1.as_str(), into.as_str()));
+                }
+            }
             moves.push(Move {
                 gtin: t.key.0,
                 serial: t.key.1.clone(),
@@ -706,6 +672,7 @@ impl Moving<'_> {
         if self.plan.lenient || self.errors.is_empty() {
             tx.write_moves(&moves, self.plan.new_owner, &self.source, Some(self.actor))
                 .await?;
+            tx.pack_codes(&packed).await?;
             for identity in &identities {
                 self.touched.push(identity);
             }
@@ -741,32 +708,8 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         _ => return tx.rollback().await,
     }
     let (touched, mut errors) = match doc.kind {
-        // Packing and unpacking read the whole document: their checks look
-        // across packages (cycles, one status per package).
-        DocumentKind::Aggregation | DocumentKind::Disaggregation => {
-            let items = store.document_items(id).await?;
-            let mut parsed = parse_items(&items);
-            let mut errors = std::mem::take(&mut parsed.errors);
-            let touched = if doc.kind == DocumentKind::Aggregation {
-                aggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
-            } else {
-                for (n, _) in &parsed.units {
-                    errors.push(item_error(
-                        *n,
-                        &items[*n],
-                        "code_not_a_package",
-                        "document-code-not-a-package".to_owned(),
-                        BTreeMap::new(),
-                    ));
-                }
-                disaggregate(&mut tx, &doc, &items, &parsed, &sender, &mut errors).await?
-            };
-            let mut identities = Identities::default();
-            for code in &touched {
-                identities.push(&code.identity());
-            }
-            (identities, errors)
-        }
+        DocumentKind::Aggregation => aggregate(&mut tx, store, &doc, &sender).await?,
+        DocumentKind::Disaggregation => disaggregate(&mut tx, store, &doc, &sender).await?,
         kind => {
             // Nothing emitted is ever packed (packing needs an applied
             // code), so an application lists unit codes only.
@@ -849,35 +792,25 @@ fn package_key(sscc: &Sscc) -> String {
 }
 
 /// Checks an aggregation and, when nothing is wrong, packs it: every member
-/// code is the sender's and passes `Aggregate` (an event on each, and on
-/// every code inside a member package); member packages are stored and the
-/// sender's; each new SSCC is new; nothing ends up in two packages or inside
+/// code is the sender's, in no package yet, and passes `Aggregate` (an event
+/// on each, and on every code inside a member package); member packages are
+/// stored and the sender's; each new SSCC is new; nothing ends up inside
 /// itself; and all the codes of a package, at every depth, share one status.
-/// Returns the codes touched.
+/// The members are read, checked and packed a chunk at a time, as a
+/// shipment's codes are ([`Moving`]); the new packages are stored first so
+/// the codes can go into them, and everything is rolled back by the caller
+/// when anything is refused. Returns the codes touched and every refusal.
 async fn aggregate(
     tx: &mut Tx,
+    store: &Store,
     doc: &Document,
-    items: &[DocumentItem],
-    parsed: &Parsed,
     actor: &str,
-    errors: &mut Vec<DocumentError>,
-) -> anyhow::Result<Vec<MarkingCode>> {
+) -> anyhow::Result<(Identities, Vec<DocumentError>)> {
     let packages = packages_of(doc)?;
-    // The package each item goes into, by position.
-    let mut into: Vec<&Sscc> = Vec::with_capacity(items.len());
-    for (sscc, count) in &packages {
-        into.extend(std::iter::repeat_n(sscc, *count));
-    }
-    anyhow::ensure!(
-        into.len() == items.len(),
-        "aggregation {}: {} members stored for {} items",
-        doc.id,
-        into.len(),
-        items.len()
-    );
-    let mut new: Vec<&Sscc> = Vec::new();
+    let mut errors = Vec::new();
+    let mut new: HashSet<String> = HashSet::new();
     for (sscc, _) in &packages {
-        if new.contains(&sscc) {
+        if !new.insert(package_key(sscc)) {
             errors.push(package_error(
                 sscc,
                 "package_duplicate",
@@ -886,7 +819,6 @@ async fn aggregate(
             ));
             continue;
         }
-        new.push(sscc);
         if tx.lock_package(sscc).await?.is_some() {
             errors.push(package_error(
                 sscc,
@@ -896,91 +828,70 @@ async fn aggregate(
             ));
         }
     }
-
-    let mut existing: HashMap<String, String> = HashMap::new();
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut at: HashMap<String, usize> = HashMap::new();
-    // The statuses of the codes directly in each new package, and of those
-    // inside each stored package that becomes a member.
-    let mut statuses: HashMap<String, BTreeSet<&'static str>> = HashMap::new();
-    let mut touched = Vec::new();
-
-    for (n, code) in in_key_order(&parsed.units) {
-        let key = code.identity();
-        if let Some(p) = tx.package_of_code(code.gtin(), code.serial()).await? {
-            existing.insert(key.clone(), package_key(&p));
-        }
-        match move_code(
-            tx,
-            doc,
-            (*n, &items[*n]),
-            code,
-            &[Operation::Aggregate],
-            actor,
-            None,
-            false,
-        )
-        .await?
-        {
-            Ok(state) => {
-                statuses
-                    .entry(package_key(into[*n]))
-                    .or_default()
-                    .insert(state.status.name());
-                touched.push(code.clone());
-            }
-            Err(e) => errors.push(e),
-        }
-        pairs.push((package_key(into[*n]), key.clone()));
-        at.insert(key, *n);
-    }
-    for (n, sscc) in &parsed.ssccs {
-        let key = package_key(sscc);
-        pairs.push((package_key(into[*n]), key.clone()));
-        at.insert(key.clone(), *n);
-        if new.contains(&sscc) {
-            continue;
-        }
-        let package = match own_package(tx, doc, (*n, &items[*n]), sscc, false).await? {
-            Ok(package) => package,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        if let Some(parent) = &package.parent {
-            existing.insert(key.clone(), package_key(parent));
-        }
-        let moved = move_package(
-            tx,
-            doc,
-            (*n, &items[*n]),
-            sscc,
-            &[Operation::Aggregate],
-            actor,
-            None,
-            errors,
-        )
-        .await?;
-        let names = statuses.entry(key).or_default();
-        for (code, state) in moved {
-            names.insert(state.status.name());
-            touched.push(code);
+    if errors.is_empty() {
+        for (sscc, _) in &packages {
+            tx.insert_package(sscc, doc.sender, doc.id).await?;
         }
     }
+    let mut into: Vec<&Sscc> = Vec::new();
+    for (sscc, count) in &packages {
+        into.extend(std::iter::repeat_n(sscc, *count));
+    }
+    let items = store.document_item_count(doc.id).await?;
+    anyhow::ensure!(
+        i64::try_from(into.len())? == items,
+        "aggregation {}: {} members stored for {items} items",
+        doc.id,
+        into.len(),
+    );
+    let packing = Packing {
+        into,
+        new,
+        members: Vec::new(),
+        pairs: Vec::new(),
+        existing: HashMap::new(),
+        statuses: HashMap::new(),
+    };
+    let plan = Plan {
+        operations: &[Operation::Aggregate],
+        new_owner: None,
+        alone_only: false,
+        units_only: false,
+        lenient: false,
+        optimistic: false,
+    };
+    let mut moving = Moving::new(doc, plan, actor, Packages::Pack(Box::new(packing)));
+    moving.errors = errors;
+    moving.all(tx, store).await?;
+    let Moving {
+        mut errors,
+        touched,
+        packages: Packages::Pack(packing),
+        ..
+    } = moving
+    else {
+        anyhow::bail!("an aggregation that does not pack");
+    };
 
     let display = |key: &str| key.strip_prefix("00").unwrap_or(key).to_owned();
-    for e in check_aggregation(&existing, &pairs) {
+    let at: HashMap<String, (usize, &DocumentItem)> = packing
+        .members
+        .iter()
+        .map(|(n, sscc, item)| (package_key(sscc), (*n, item)))
+        .collect();
+    for e in check_aggregation(&packing.existing, &packing.pairs) {
         match e {
             AggregationError::InTwoPackages {
                 member,
                 package,
                 other,
             } => {
-                let n = at.get(&member).copied().unwrap_or_default();
+                let Some(&(n, item)) = at.get(&member) else {
+                    anyhow::bail!("aggregation {}: {member} not listed", doc.id);
+                };
                 errors.push(item_error(
                     n,
-                    &items[n],
+                    item,
                     "aggregation_in_two_packages",
                     "document-aggregation-in-two-packages".to_owned(),
                     BTreeMap::from([
@@ -1003,23 +914,21 @@ async fn aggregate(
     }
 
     // One status in each new package, through the new packages inside it.
-    let children: HashMap<String, Vec<String>> = pairs.iter().fold(
-        HashMap::new(),
-        |mut m: HashMap<String, Vec<String>>, (p, member)| {
-            m.entry(p.clone()).or_default().push(member.clone());
-            m
-        },
-    );
-    for sscc in &new {
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (p, member) in &packing.pairs {
+        children.entry(p).or_default().push(member);
+    }
+    for (sscc, _) in &packages {
         let mut names: BTreeSet<&'static str> = BTreeSet::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut stack = vec![package_key(sscc)];
+        let mut seen: HashSet<&str> = HashSet::new();
+        let start = package_key(sscc);
+        let mut stack = vec![start.as_str()];
         while let Some(p) = stack.pop() {
-            if !seen.insert(p.clone()) {
+            if !seen.insert(p) {
                 continue;
             }
-            names.extend(statuses.get(&p).into_iter().flatten());
-            stack.extend(children.get(&p).into_iter().flatten().cloned());
+            names.extend(packing.statuses.get(p).into_iter().flatten());
+            stack.extend(children.get(p).into_iter().flatten());
         }
         if names.len() > 1 {
             let list: Vec<&str> = names.into_iter().collect();
@@ -1033,17 +942,11 @@ async fn aggregate(
     }
 
     if errors.is_empty() {
-        for sscc in &new {
-            tx.insert_package(sscc, doc.sender, doc.id).await?;
-        }
-        for (n, code) in &parsed.units {
-            tx.pack_code(code.gtin(), code.serial(), into[*n]).await?;
-        }
-        for (n, sscc) in &parsed.ssccs {
-            tx.set_package_parent(sscc, into[*n]).await?;
+        for (n, sscc, _) in &packing.members {
+            tx.set_package_parent(sscc, packing.into[*n]).await?;
         }
     }
-    Ok(touched)
+    Ok((touched, errors))
 }
 
 /// Checks a disaggregation and, when nothing is wrong, dissolves each
@@ -1051,49 +954,39 @@ async fn aggregate(
 /// `Disaggregate` step (its event is caused by this document), the packages
 /// directly in it stand alone, and the package is removed. A package inside
 /// another is refused: dissolve the outer one first, so no code is ever
-/// left in a package with a different owner or status.
+/// left in a package with a different owner or status. The codes are
+/// checked and written a chunk at a time ([`Moving`]).
 async fn disaggregate(
     tx: &mut Tx,
+    store: &Store,
     doc: &Document,
-    items: &[DocumentItem],
-    parsed: &Parsed,
     actor: &str,
-    errors: &mut Vec<DocumentError>,
-) -> anyhow::Result<Vec<MarkingCode>> {
-    let mut touched = Vec::new();
-    let mut dissolved = Vec::new();
-    for (n, sscc) in &parsed.ssccs {
-        if let Err(e) = own_package(tx, doc, (*n, &items[*n]), sscc, true).await? {
-            errors.push(e);
-            continue;
-        }
-        let (mut codes, _) = tx.package_members(sscc).await?;
-        codes.sort_by(|a, b| (a.gtin(), a.serial()).cmp(&(b.gtin(), b.serial())));
-        for code in codes {
-            match move_code(
-                tx,
-                doc,
-                (*n, &items[*n]),
-                &code,
-                &[Operation::Disaggregate],
-                actor,
-                None,
-                true,
-            )
-            .await?
-            {
-                Ok(_) => touched.push(code),
-                Err(e) => errors.push(e),
-            }
-        }
-        dissolved.push(sscc);
-    }
+) -> anyhow::Result<(Identities, Vec<DocumentError>)> {
+    let plan = Plan {
+        operations: &[Operation::Disaggregate],
+        new_owner: None,
+        alone_only: false,
+        units_only: false,
+        lenient: false,
+        optimistic: false,
+    };
+    let mut moving = Moving::new(doc, plan, actor, Packages::Unpack(Vec::new()));
+    moving.all(tx, store).await?;
+    let Moving {
+        errors,
+        touched,
+        packages: Packages::Unpack(dissolved),
+        ..
+    } = moving
+    else {
+        anyhow::bail!("a disaggregation that does not unpack");
+    };
     if errors.is_empty() {
-        for sscc in dissolved {
+        for sscc in &dissolved {
             tx.dissolve_package(sscc).await?;
         }
     }
-    Ok(touched)
+    Ok((touched, errors))
 }
 
 /// What came of an answer to a shipment.

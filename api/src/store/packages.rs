@@ -6,9 +6,8 @@
 //! every code concerned passed `lifecycle::transition` in that same
 //! transaction. A package's owner is the owner of everything inside it.
 
-use tanba_core::{Gtin, MarkingCode, Serial, Sscc};
+use tanba_core::{MarkingCode, Sscc};
 
-use super::codes::gtin_number;
 use super::{Pool, Store, Tx};
 use crate::ids::{DocumentId, ParticipantId};
 
@@ -49,23 +48,6 @@ impl Tx {
             })
         })
         .transpose()
-    }
-
-    /// The package the code sits in, if any.
-    pub async fn package_of_code(
-        &mut self,
-        gtin: &Gtin,
-        serial: &Serial,
-    ) -> anyhow::Result<Option<Sscc>> {
-        const SQL: &str = "SELECT package FROM package_codes WHERE gtin = $1 AND serial = $2";
-        let p: Option<String> = with_tx!(self, c => {
-            sqlx::query_scalar(SQL)
-                .bind(gtin_number(gtin)?)
-                .bind(serial.as_str())
-                .fetch_optional(&mut *c)
-                .await?
-        });
-        p.as_deref().map(sscc_of).transpose()
     }
 
     /// The packages `sscc` sits in, innermost first (without `sscc`).
@@ -172,23 +154,37 @@ impl Tx {
         Ok(())
     }
 
-    /// Puts a code into a package.
-    pub async fn pack_code(
-        &mut self,
-        gtin: &Gtin,
-        serial: &Serial,
-        package: &Sscc,
-    ) -> anyhow::Result<()> {
-        const SQL: &str = "INSERT INTO package_codes (gtin, serial, package) VALUES ($1, $2, $3)";
-        with_tx!(self, c => {
-            sqlx::query(SQL)
-                .bind(gtin_number(gtin)?)
-                .bind(serial.as_str())
-                .bind(package.as_str())
-                .execute(&mut *c)
-                .await
-                .map(|_| ())?
-        });
+    /// Puts each code of `codes` (GTIN as a number, serial) into its package
+    /// (an SSCC), in one statement.
+    pub async fn pack_codes(&mut self, codes: &[(i64, &str, &str)]) -> anyhow::Result<()> {
+        if codes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Tx::Postgres(t) => {
+                const SQL: &str = "INSERT INTO package_codes (gtin, serial, package) \
+                    SELECT * FROM unnest($1::int8[], $2::text[], $3::text[])";
+                sqlx::query(SQL)
+                    .bind(codes.iter().map(|c| c.0).collect::<Vec<_>>())
+                    .bind(codes.iter().map(|c| c.1).collect::<Vec<_>>())
+                    .bind(codes.iter().map(|c| c.2).collect::<Vec<_>>())
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Sqlite(t) => {
+                const SQL: &str = "INSERT INTO package_codes (gtin, serial, package) \
+                    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                      json_extract(value, '$[2]') FROM json_each($1)";
+                let list: Vec<serde_json::Value> = codes
+                    .iter()
+                    .map(|(g, s, p)| serde_json::json!([g, s, p]))
+                    .collect();
+                sqlx::query(SQL)
+                    .bind(serde_json::Value::Array(list).to_string())
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
