@@ -340,36 +340,42 @@ impl Tx {
         }
         let at = now_ms()?;
         let op = operation_name(operation);
-        let kept: Vec<(i16, Option<i16>, bool)> = kept
+        // Each kept state as one number (see `STATE`), so the guard is a
+        // filter on the probed row, not a join: as a semi-join with the
+        // states' `unnest`, PostgreSQL estimated one matching row and, with
+        // 100,000 codes stored, scanned all of them with the 10,000 keys
+        // inside the loop (over 3 minutes a chunk; 0.3 s as a filter).
+        let kept: Vec<i32> = kept
             .iter()
             .map(|k| {
                 let (status, reason) = status_columns(k.status);
-                (status, reason, k.blocked)
+                (i32::from(status) * 1000 + reason.map_or(0, |r| i32::from(r) + 1)) * 2
+                    + i32::from(k.blocked)
             })
             .collect();
+        // The same number from a row's columns.
+        const STATE: &str =
+            "((c.status * 1000 + COALESCE(c.reason + 1, 0)) * 2 + CAST(c.blocked AS INTEGER))";
         match self {
             Tx::Postgres(t) => {
                 probe_by_key(t).await?;
                 // The update and the events in one statement: the rows it
                 // moved are the events' rows.
-                const SQL: &str = "WITH moved AS ( \
-                      UPDATE codes c SET owner = $6 \
+                let sql = format!(
+                    "WITH moved AS ( \
+                      UPDATE codes c SET owner = $4 \
                       FROM unnest($1::int8[], $2::text[]) AS u(gtin, serial) \
-                      WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $7 \
-                        AND EXISTS (SELECT 1 FROM unnest($3::int2[], $4::int2[], $5::bool[]) \
-                            AS k(status, reason, blocked) \
-                          WHERE k.status = c.status AND k.reason IS NOT DISTINCT FROM c.reason \
-                            AND k.blocked = c.blocked) \
+                      WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
+                        AND {STATE} = ANY($3::int4[]) \
                       RETURNING c.gtin, c.serial, c.status, c.reason, c.blocked) \
                     INSERT INTO code_events \
                     (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
-                    SELECT gtin, serial, $8, $9, status, reason, blocked, $10, $11, $12 FROM moved";
-                let moved = sqlx::query(SQL)
+                    SELECT gtin, serial, $6, $7, status, reason, blocked, $8, $9, $10 FROM moved"
+                );
+                let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
                     .bind(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
-                    .bind(kept.iter().map(|k| k.0).collect::<Vec<_>>())
-                    .bind(kept.iter().map(|k| k.1).collect::<Vec<_>>())
-                    .bind(kept.iter().map(|k| k.2).collect::<Vec<_>>())
+                    .bind(&kept)
                     .bind(new_owner.as_uuid())
                     .bind(owner.as_uuid())
                     .bind(at)
@@ -384,25 +390,23 @@ impl Tx {
             Tx::Sqlite(t) => {
                 // SQLite has no writes in a `WITH`: the moved rows come back
                 // and go into the history in a second statement.
-                const SQL: &str = "UPDATE codes SET owner = $1 FROM json_each($2) j \
-                    WHERE codes.gtin = json_extract(j.value, '$[0]') \
-                      AND codes.serial = json_extract(j.value, '$[1]') AND codes.owner = $3 \
-                      AND EXISTS (SELECT 1 FROM json_each($4) k \
-                        WHERE json_extract(k.value, '$[0]') = codes.status \
-                          AND json_extract(k.value, '$[1]') IS codes.reason \
-                          AND json_extract(k.value, '$[2]') = codes.blocked) \
-                    RETURNING gtin, serial, status, reason, blocked";
+                let sql = format!(
+                    "UPDATE codes AS c SET owner = $1 FROM json_each($2) j \
+                    WHERE c.gtin = json_extract(j.value, '$[0]') \
+                      AND c.serial = json_extract(j.value, '$[1]') AND c.owner = $3 \
+                      AND {STATE} IN (SELECT value FROM json_each($4)) \
+                    RETURNING gtin, serial, status, reason, blocked"
+                );
                 let list: Vec<serde_json::Value> =
                     keys.iter().map(|(g, s)| json!([g, s])).collect();
-                let guard: Vec<serde_json::Value> =
-                    kept.iter().map(|(s, r, b)| json!([s, r, b])).collect();
-                let moved: Vec<(i64, String, i16, Option<i16>, bool)> = sqlx::query_as(SQL)
-                    .bind(new_owner.as_uuid())
-                    .bind(serde_json::Value::Array(list).to_string())
-                    .bind(owner.as_uuid())
-                    .bind(serde_json::Value::Array(guard).to_string())
-                    .fetch_all(&mut **t)
-                    .await?;
+                let moved: Vec<(i64, String, i16, Option<i16>, bool)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(new_owner.as_uuid())
+                        .bind(serde_json::Value::Array(list).to_string())
+                        .bind(owner.as_uuid())
+                        .bind(serde_json::Value::from(kept).to_string())
+                        .fetch_all(&mut **t)
+                        .await?;
                 let events: Vec<EventRow> = moved
                     .iter()
                     .map(|(g, s, status, reason, blocked)| {
