@@ -4,7 +4,7 @@
 //! third, one item a row. An introduction and a shipment go through as
 //! their JSON twins do; a bad item is named `codes[i]` as in JSON, a line
 //! that is not JSON or a row that does not fit is named by its number, an
-//! aggregation is refused (it is JSON only), any other content type is 415,
+//! aggregation is refused as NDJSON (as CSV it is one row per member), any other content type is 415,
 //! and a forged signature over the lines stores nothing.
 
 mod common;
@@ -448,6 +448,16 @@ on_every_database!(
 
 const CSV: &str = "text/csv";
 
+/// A unit code's GTIN and serial, however it is written.
+fn identity(code: &str) -> String {
+    match tanba_core::parse(code).expect("code") {
+        tanba_core::ScannedCode::Unit(c) => {
+            format!("{}/{}", c.gtin().as_str(), c.serial().as_str())
+        }
+        other => panic!("not a unit code: {other}"),
+    }
+}
+
 /// CSV bytes: the fields' names and values, the items' columns, the items.
 fn table(delimiter: u8, head: &[(&str, &str)], columns: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = csv::WriterBuilder::new()
@@ -471,7 +481,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, 3).await;
+        let all = codes(&w, &maker, 5).await;
         let rows: Vec<Vec<String>> = all.iter().map(|c| vec![c.clone()]).collect();
 
         let body = table(b',', &[("kind", "application")], &["code"], &rows);
@@ -503,27 +513,46 @@ on_every_database!(
             assert_eq!(status(&w.app, code).await, "INTRODUCED");
         }
 
-        // An aggregation: one row per member, with its package.
-        let box1 = "048700010000000011";
+        // An aggregation: one row per member, with its package. A
+        // package's rows need not be together, nor its SSCC written alike;
+        // the document lists the members package by package.
+        let (box1, box2) = ("048700010000000011", "048700010000000028");
         let body = table(
             b',',
             &[("kind", "aggregation")],
             &["package", "code"],
-            &[vec![format!("(00){box1}"), all[2].clone()]],
+            &[
+                vec![format!("(00){box1}"), all[2].clone()],
+                vec![box2.to_owned(), all[3].clone()],
+                vec![box1.to_owned(), all[4].clone()],
+            ],
         );
         let packed = submit(&w, &maker, "pack", CSV, &body).await;
         assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
-        let path = format!("/v1/packages/{box1}");
-        let (code, package) = eds::call(&w.app, "GET", &path, Some(&maker.token), None).await;
-        assert_eq!(code, 200, "{package}");
-        let inside: Vec<&str> = package["codes"]
+        let listed: Vec<&str> = packed["codes"]
             .as_array()
             .expect("codes")
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(|c| c["code"].as_str())
             .collect();
-        assert_eq!(inside.len(), 1, "{package}");
-        assert_eq!(package["document"], packed["id"]);
+        assert_eq!(listed, [&all[2], &all[4], &all[3]], "{packed}");
+        for (sscc, members) in [(box1, vec![&all[2], &all[4]]), (box2, vec![&all[3]])] {
+            let path = format!("/v1/packages/{sscc}");
+            let (code, package) = eds::call(&w.app, "GET", &path, Some(&maker.token), None).await;
+            assert_eq!(code, 200, "{package}");
+            let mut inside: Vec<String> = package["codes"]
+                .as_array()
+                .expect("codes")
+                .iter()
+                .filter_map(Value::as_str)
+                .map(identity)
+                .collect();
+            inside.sort();
+            let mut expected: Vec<String> = members.iter().map(|c| identity(c)).collect();
+            expected.sort();
+            assert_eq!(inside, expected, "{sscc}: {package}");
+            assert_eq!(package["document"], packed["id"]);
+        }
 
         // As a spreadsheet set to Russian saves it: `;` and a decimal comma.
         let body = table(

@@ -81,6 +81,8 @@ mod table;
 mod wire;
 pub mod worker;
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 use tanba_core::document::{Action, DocumentKind};
 use tanba_core::lifecycle::{WithdrawalReason, WriteOffReason};
@@ -135,8 +137,8 @@ pub struct Checked {
     pub fields: Value,
     /// The buyer of a shipment.
     pub receiver: Option<TaxpayerId>,
-    /// An aggregation's members, in order. Any other kind's items are not
-    /// kept here (a million of them would take hundreds of megabytes):
+    /// A JSON aggregation's members, in order. No other document's items
+    /// are kept here (a million of them would take hundreds of megabytes):
     /// [`each_item`] reads them from the body again.
     pub items: Vec<DocumentItem>,
     /// How many items the document lists.
@@ -280,15 +282,15 @@ pub async fn store_items(
     raw: impl AsRef<[u8]> + Send + 'static,
     checked: Checked,
 ) -> anyhow::Result<()> {
-    if checked.kind == DocumentKind::Aggregation {
+    if held(&checked) {
         return Ok(());
     }
     let expected = checked.count;
-    let (send, mut chunks) = tokio::sync::mpsc::channel::<Vec<DocumentItem>>(1);
+    let (send, mut chunks) = tokio::sync::mpsc::channel::<Vec<(usize, DocumentItem)>>(1);
     let reader = tokio::task::spawn_blocking(move || {
         let mut chunk = Vec::with_capacity(ITEM_CHUNK);
-        each_item(raw.as_ref(), &checked, |item| {
-            chunk.push(item);
+        each_item(raw.as_ref(), &checked, |n, item| {
+            chunk.push((n, item));
             if chunk.len() < ITEM_CHUNK {
                 return true;
             }
@@ -303,7 +305,8 @@ pub async fn store_items(
     });
     let mut stored = 0;
     while let Some(chunk) = chunks.recv().await {
-        tx.append_items(document, stored, &chunk).await?;
+        let placed: Vec<(usize, &DocumentItem)> = chunk.iter().map(|(n, i)| (*n, i)).collect();
+        tx.place_items(document, &placed).await?;
         stored += chunk.len();
     }
     reader.await??;
@@ -311,19 +314,35 @@ pub async fn store_items(
     Ok(())
 }
 
+/// Whether a checked body's items are all in [`Checked::items`]: a JSON
+/// aggregation's (its members come inside the packages' objects).
+fn held(checked: &Checked) -> bool {
+    checked.kind == DocumentKind::Aggregation && checked.form == Form::Json
+}
+
 /// Reads the items of a body that passed [`check`] once more, handing each
-/// to `each` in order, until `each` answers `false`. This is how a large
-/// document's items are stored a chunk at a time, without holding them all.
-/// An aggregation's members are in [`Checked::items`] already.
+/// to `each` with its position among the document's items, until `each`
+/// answers `false`. This is how a large document's items are stored a
+/// chunk at a time, without holding them all. The positions follow the
+/// body except in a CSV aggregation, whose rows are put in package order.
+/// A JSON aggregation's members are in [`Checked::items`] already.
 pub fn each_item(
     raw: &[u8],
     checked: &Checked,
-    mut each: impl FnMut(DocumentItem) -> bool,
+    mut each: impl FnMut(usize, DocumentItem) -> bool,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
-        checked.kind != DocumentKind::Aggregation,
-        "an aggregation's members are checked.items"
+        !held(checked),
+        "a JSON aggregation's members are checked.items"
     );
+    if checked.kind == DocumentKind::Aggregation {
+        return csv_members(raw, checked, &mut each);
+    }
+    let mut n = 0;
+    let mut each = |item| {
+        n += 1;
+        each(n - 1, item)
+    };
     let mut c = Checker::new(Date::MIN);
     let mut reader = Items::new(&mut c, checked.kind, &mut each);
     match checked.form {
@@ -467,11 +486,12 @@ fn csv_columns(c: &mut Checker, columns: &[String], allowed: &[&str]) -> bool {
 
 /// An aggregation as CSV: one row per member, its package in the column
 /// `package` and the member (a unit code or an SSCC) in `code`. The rows
-/// become the JSON form's `packages` (packages in the order they first
-/// appear, each one's members in row order), checked as JSON's are, so a
-/// bad member is named `packages[p].members[j]`; a row without its package
-/// or member is `codes[i].package` or `codes[i].code`. An aggregation is
-/// held whole, in every form.
+/// make the JSON form's `packages` (packages in the order they first
+/// appear, each one's members in row order), checked as JSON's are; a row
+/// without its package or member is `codes[i].package` or `codes[i].code`.
+/// Only each package's count is kept: the members stay in the body, and
+/// [`each_item`] reads them again to store them (a million members held as
+/// JSON took over 400 MiB).
 fn check_csv_aggregation(
     mut obj: Map<String, Value>,
     mut rows: table::Table,
@@ -485,12 +505,12 @@ fn check_csv_aggregation(
     if !csv_columns(&mut c, rows.columns(), &["package", "code"]) || !c.errors.is_empty() {
         return Err(Refused::Invalid(c.errors));
     }
-    let mut order: Vec<(String, Vec<Value>)> = Vec::new();
-    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // Each package as first written, with how many rows name it.
+    let mut order: Vec<(String, usize)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
     let mut i = 0;
     while let Some(row) = rows.next_item()? {
-        let cell = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
-        let (package, member) = (cell("package"), cell("code"));
+        let (package, member) = (cell(&row, "package"), cell(&row, "code"));
         for (k, v) in [("package", package), ("code", member)] {
             if v.is_empty() && c.errors.len() < MAX_ERRORS {
                 c.fail(FieldError::new("required", format!("codes[{i}].{k}")));
@@ -500,16 +520,11 @@ fn check_csv_aggregation(
         if package.is_empty() || member.is_empty() || c.errors.len() >= MAX_ERRORS {
             continue;
         }
-        // One package however its SSCC is written.
-        let key = match scan(package) {
-            Ok(ScannedCode::Sscc(sscc)) => sscc.as_str().to_owned(),
-            _ => package.to_owned(),
-        };
-        let p = *at.entry(key).or_insert_with(|| {
-            order.push((package.to_owned(), Vec::new()));
+        let p = *at.entry(package_key(package)).or_insert_with(|| {
+            order.push((package.to_owned(), 0));
             order.len() - 1
         });
-        order[p].1.push(Value::String(member.to_owned()));
+        order[p].1 += 1;
     }
     if c.errors.len() >= MAX_ERRORS {
         c.fail(FieldError::new("too_many_errors", "codes").arg("max", MAX_ERRORS));
@@ -526,8 +541,61 @@ fn check_csv_aggregation(
         .collect();
     obj.insert("packages".to_owned(), Value::Array(packages));
     let (c, head, items) = head_of(&obj, Form::Csv, reference, today)?;
-    let count = items.len();
-    finish(c, head, items, count, Form::Csv, 0)
+    debug_assert!(items.is_empty());
+    finish(c, head, items, i, Form::Csv, 0)
+}
+
+/// A CSV row's cell, trimmed by [`table`]; empty when missing.
+fn cell<'v>(row: &'v Value, column: &str) -> &'v str {
+    row.get(column).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// One package however its SSCC is written (bare, or with its AI): its 18
+/// digits, or the text itself when it is not an SSCC.
+fn package_key(package: &str) -> String {
+    match scan(package) {
+        Ok(ScannedCode::Sscc(sscc)) => sscc.as_str().to_owned(),
+        _ => package.to_owned(),
+    }
+}
+
+/// Reads the rows of a checked CSV aggregation again, handing each member
+/// to `each` with its position among the document's items: the packages
+/// in their stored order, each one's members in row order.
+fn csv_members(
+    raw: &[u8],
+    checked: &Checked,
+    each: &mut impl FnMut(usize, DocumentItem) -> bool,
+) -> anyhow::Result<()> {
+    let mut next: HashMap<String, usize> = HashMap::new();
+    let mut from = 0;
+    for p in checked.fields["packages"].as_array().into_iter().flatten() {
+        let sscc = p["sscc"].as_str().unwrap_or_default();
+        let count = p["members"].as_u64().unwrap_or_default();
+        next.insert(sscc.to_owned(), from);
+        from += usize::try_from(count)?;
+    }
+    anyhow::ensure!(
+        from == checked.count,
+        "{from} members counted of {}",
+        checked.count
+    );
+    let (_, mut rows) =
+        table::Table::open(raw).map_err(|e| anyhow::anyhow!("a checked body: {e:?}"))?;
+    while let Some(row) = rows
+        .next_item()
+        .map_err(|e| anyhow::anyhow!("a checked body: {e:?}"))?
+    {
+        let package = package_key(cell(&row, "package"));
+        let Some(n) = next.get_mut(&package) else {
+            anyhow::bail!("a checked body: package {package:?} not counted");
+        };
+        if !each(*n, item(cell(&row, "code"), None)) {
+            break;
+        }
+        *n += 1;
+    }
+    Ok(())
 }
 
 fn not_an_object() -> Refused {
@@ -732,7 +800,7 @@ fn check_head(
     }
     if kind == DocumentKind::Aggregation {
         known = vec!["kind", "packages"];
-        let packages = c.packages(obj, items);
+        let packages = c.packages(obj, form, items);
         fields.insert("packages".into(), Value::Array(packages));
     }
     for key in obj.keys() {
@@ -893,8 +961,15 @@ impl Checker {
     /// (codes or SSCCs, as text). The members go into `items` in the order
     /// listed, package after package; the packages come back as stored in
     /// the document's fields, `{"sscc": "<18 digits>", "members": <count>}`,
-    /// which is how the worker finds each member's package.
-    fn packages(&mut self, obj: &Map<String, Value>, items: &mut Vec<DocumentItem>) -> Vec<Value> {
+    /// which is how the worker finds each member's package. In the CSV form
+    /// `members` is already that count ([`check_csv_aggregation`]), and the
+    /// members stay in the body.
+    fn packages(
+        &mut self,
+        obj: &Map<String, Value>,
+        form: Form,
+        items: &mut Vec<DocumentItem>,
+    ) -> Vec<Value> {
         let mut out = Vec::new();
         let list = match obj.get("packages") {
             None | Some(Value::Null) => {
@@ -930,6 +1005,12 @@ impl Checker {
             });
             let members_path = format!("{path}.members");
             let members = match o.get("members") {
+                Some(Value::Number(count)) if form == Form::Csv => {
+                    if let Some(sscc) = sscc {
+                        out.push(json!({"sscc": sscc.as_str(), "members": count}));
+                    }
+                    continue;
+                }
                 Some(Value::Array(m)) if !m.is_empty() => m,
                 Some(Value::Array(_)) | None | Some(Value::Null) => {
                     self.fail(FieldError::new("required", members_path));
@@ -1017,16 +1098,19 @@ mod tests {
         let today = time::macros::date!(2026 - 01 - 20);
         match check(raw, form, &reference, today) {
             // The items as they are stored: read again from the body.
-            Ok(mut doc) if doc.kind != DocumentKind::Aggregation => {
+            Ok(mut doc) if !held(&doc) => {
                 assert!(doc.items.is_empty(), "items kept in memory");
                 let mut items = Vec::new();
-                each_item(raw, &doc, |item| {
-                    items.push(item);
+                each_item(raw, &doc, |n, item| {
+                    items.push((n, item));
                     true
                 })
                 .expect("read again");
                 assert_eq!(items.len(), doc.count);
-                doc.items = items;
+                items.sort_by_key(|(n, _)| *n);
+                let positions: Vec<usize> = items.iter().map(|(n, _)| *n).collect();
+                assert_eq!(positions, (0..doc.count).collect::<Vec<_>>());
+                doc.items = items.into_iter().map(|(_, item)| item).collect();
                 Ok(doc)
             }
             Ok(doc) => {
@@ -1245,7 +1329,7 @@ mod tests {
             let doc = check(&raw, form, &reference, today).expect("checked");
             assert_eq!(doc.count, 3);
             let mut seen = 0;
-            each_item(&raw, &doc, |item| {
+            each_item(&raw, &doc, |_, item| {
                 assert_eq!(item.code, UNIT);
                 seen += 1;
                 seen < 2

@@ -419,12 +419,11 @@ impl Tx {
         }
     }
 
-    /// Stores a document's codes from position `from` on, in one statement.
+    /// Stores a document's codes, each at its position, in one statement.
     pub(super) async fn insert_items(
         &mut self,
         document: &str,
-        from: usize,
-        items: &[(&DocumentItem, Option<String>)],
+        items: &[(usize, &DocumentItem, Option<String>)],
     ) -> anyhow::Result<()> {
         if items.is_empty() {
             return Ok(());
@@ -432,8 +431,8 @@ impl Tx {
         let mut n = Vec::with_capacity(items.len());
         let mut gtin = Vec::with_capacity(items.len());
         let mut serial = Vec::with_capacity(items.len());
-        for (i, (item, _)) in items.iter().enumerate() {
-            n.push(i64::try_from(from + i)?);
+        for (at, item, _) in items {
+            n.push(i64::try_from(*at)?);
             match &item.key {
                 Some((g, s)) => {
                     gtin.push(Some(super::codes::gtin_number(g)?));
@@ -448,7 +447,7 @@ impl Tx {
         match self {
             Tx::Postgres(t) => {
                 let mut rows = copy_rows(items.len() * 128);
-                for (i, (item, sscc)) in items.iter().enumerate() {
+                for (i, (_, item, sscc)) in items.iter().enumerate() {
                     rows.serialize((
                         document,
                         n[i],
@@ -476,7 +475,7 @@ impl Tx {
                 let list: Vec<serde_json::Value> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, (item, sscc))| {
+                    .map(|(i, (_, item, sscc))| {
                         json!([n[i], item.code, gtin[i], serial[i], item.price, sscc])
                     })
                     .collect();

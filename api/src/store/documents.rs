@@ -195,21 +195,38 @@ impl Tx {
         from: usize,
         items: &[DocumentItem],
     ) -> anyhow::Result<()> {
+        let placed: Vec<(usize, &DocumentItem)> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (from + i, item))
+            .collect();
+        self.place_items(document, &placed).await
+    }
+
+    /// Stores each of `items` as a document's code at its own position: how
+    /// the rows of a CSV aggregation, which need not list a package's members
+    /// together, land in package order. At most [`ITEM_CHUNK`] a call make
+    /// one statement.
+    pub async fn place_items(
+        &mut self,
+        document: DocumentId,
+        items: &[(usize, &DocumentItem)],
+    ) -> anyhow::Result<()> {
         let id = document.to_string();
-        for (c, chunk) in items.chunks(ITEM_CHUNK).enumerate() {
+        for chunk in items.chunks(ITEM_CHUNK) {
             // An SSCC listed (a package in a shipment) is kept by its 18
             // digits, so a code inside it is found in a waiting shipment.
-            let rows: Vec<(&DocumentItem, Option<String>)> = chunk
+            let rows: Vec<(usize, &DocumentItem, Option<String>)> = chunk
                 .iter()
-                .map(|item| {
+                .map(|&(n, item)| {
                     let sscc = match (&item.key, crate::documents::scan(&item.code)) {
                         (None, Ok(ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
                         _ => None,
                     };
-                    (item, sscc)
+                    (n, item, sscc)
                 })
                 .collect();
-            self.insert_items(&id, from + c * ITEM_CHUNK, &rows).await?;
+            self.insert_items(&id, &rows).await?;
         }
         Ok(())
     }
