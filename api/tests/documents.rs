@@ -1454,6 +1454,42 @@ on_every_database!(
         // The box SSCC is free again: packing into it anew works.
         let again = submit(&w, &shop, "reagg", &aggregation(&[(&box1, vec![b])])).await;
         assert_eq!(again["status"], "CHECKED_OK", "{again}");
+        // Three levels: the box onto a new pallet, that pallet into a
+        // container. The unit's history names each step by what went in:
+        // itself into the box, the box onto the pallet, the pallet into the
+        // container.
+        let (pallet2, container) = (sscc(5), sscc(6));
+        let onto = aggregation(&[(&pallet2, vec![&box1])]);
+        let onto = submit(&w, &shop, "agg-pallet2", &onto).await;
+        assert_eq!(onto["status"], "CHECKED_OK", "{onto}");
+        let into = aggregation(&[(&container, vec![&pallet2])]);
+        let into = submit(&w, &shop, "agg-container", &into).await;
+        assert_eq!(into["status"], "CHECKED_OK", "{into}");
+        let (status, epcis) = history(&w, &shop.token, b, "?format=epcis").await;
+        assert_eq!(status, 200, "{epcis}");
+        let events = epcis["epcisBody"]["eventList"].as_array().expect("events");
+        let packings: Vec<(String, String, Value)> = events
+            .iter()
+            .filter(|e| e["type"] == "AggregationEvent")
+            .map(|e| {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (text("action"), text("parentID"), e["childEPCs"].clone())
+            })
+            .collect();
+        let unit = events[0]["epcList"][0].clone();
+        let add = |parent: &str, child: Value| ("ADD".to_owned(), dl(parent), json!([child]));
+        assert_eq!(
+            packings,
+            [
+                add(&box1, unit.clone()),
+                add(&pallet, json!(dl(&box1))),
+                ("DELETE".to_owned(), dl(&box1), json!([unit])),
+                add(&box1, unit.clone()),
+                add(&pallet2, json!(dl(&box1))),
+                add(&container, json!(dl(&pallet2))),
+            ],
+            "{epcis}"
+        );
         // The shop may ship box2 now that it stands alone.
         let back = submit(&w, &shop, "ship-box2", &shipment(&[&box2], &maker)).await;
         assert_eq!(back["status"], "WAIT_ACCEPTANCE", "{back}");

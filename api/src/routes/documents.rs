@@ -450,16 +450,20 @@ fn happening(
 /// A packing or unpacking in a code's history, as EPCIS sees it: an
 /// AggregationEvent whose parent is the package the code went into (or
 /// came out of), with the code as its child; or, when the code went in
-/// inside a package of its own (a box onto a pallet), with that package as
-/// the child. `inside` follows the package the code sits in directly.
-/// `None` when the document names neither the code nor its package (a box
-/// inside a pallet that went onto another pallet).
+/// inside packages of its own (a box onto a pallet, that pallet into a
+/// container), with the one of them the document lists as the child.
+/// `inside` follows the packages around the code as its history tells,
+/// the one it sits in directly first. A package dissolved around the
+/// code's own package leaves no event on the code, so an outer entry may
+/// be stale: the innermost package the document lists is the one packed,
+/// and what was outside it is dropped. `None` when the document names
+/// neither the code nor any package around it.
 async fn packing(
     store: &Store,
     doc: &Document,
     e: &CodeEvent,
     code: &MarkingCode,
-    inside: &mut Option<Sscc>,
+    inside: &mut Vec<Sscc>,
 ) -> anyhow::Result<Option<Happening>> {
     let (step, parent, codes, packages) = if e.operation == "aggregate" {
         let step = Step::Document(Action::Aggregate);
@@ -470,20 +474,29 @@ async fn packing(
             let Some(parent) = package_at(doc, n) else {
                 return Ok(None);
             };
-            *inside = Some(parent.clone());
+            *inside = vec![parent.clone()];
             (step, parent, vec![code.clone()], Vec::new())
         } else {
-            let Some(held) = inside.clone() else {
+            let mut listed = None;
+            for (i, held) in inside.iter().enumerate() {
+                if let Some(n) = store.document_position_of_sscc(doc.id, held).await? {
+                    listed = Some((i, n));
+                    break;
+                }
+            }
+            let Some((i, n)) = listed else {
                 return Ok(None);
             };
-            let at = store.document_position_of_sscc(doc.id, &held).await?;
-            let Some(parent) = at.and_then(|n| package_at(doc, n)) else {
+            let Some(parent) = package_at(doc, n) else {
                 return Ok(None);
             };
+            inside.truncate(i + 1);
+            let held = inside[i].clone();
+            inside.push(parent.clone());
             (step, parent, Vec::new(), vec![held])
         }
     } else {
-        let Some(parent) = inside.clone() else {
+        let Some(parent) = inside.first().cloned() else {
             return Ok(None);
         };
         if store
@@ -493,7 +506,7 @@ async fn packing(
         {
             return Ok(None);
         }
-        *inside = None;
+        inside.clear();
         let step = Step::Document(Action::Disaggregate);
         (step, parent, vec![code.clone()], Vec::new())
     };
@@ -894,8 +907,8 @@ async fn history(
     if epcis_format {
         let mut documents: HashMap<String, Option<Document>> = HashMap::new();
         let mut out = Vec::new();
-        // The package the code sits in directly, as its history tells so far.
-        let mut inside: Option<Sscc> = None;
+        // The packages around the code, as its history tells so far.
+        let mut inside: Vec<Sscc> = Vec::new();
         for e in &events {
             let doc = match (e.source_kind.as_str(), &e.source_id) {
                 ("document", Some(id)) => {
