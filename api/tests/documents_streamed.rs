@@ -9,111 +9,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::eds::{self, Identity, KeyKind, TestCa};
-use common::{Db, TestApp};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use common::Db;
+use common::eds;
+use common::trade::{
+    GTIN, Party, World, codes, history, operations, party, post, scan, settled, world,
+};
 use serde_json::{Value, json};
-
-struct World {
-    app: TestApp,
-    ca: TestCa,
-    admin: String,
-    settings: tanba_api::settings::Settings,
-}
-
-async fn world(db: &Db) -> World {
-    let (app, ca, settings, admin) = eds::spawn_with_admin(db).await;
-    World {
-        app,
-        ca,
-        admin,
-        settings,
-    }
-}
-
-/// A signed-in participant.
-struct Party {
-    identity: Identity,
-    token: String,
-    bin: String,
-}
-
-async fn party(w: &World, n: u32, roles: &[&str]) -> Party {
-    let identity = w.ca.issue_legal_entity(
-        &eds::test_bin(n),
-        &eds::test_iin(n),
-        &format!("Қатысушы {n}"),
-        &format!("ЖШС «Қатысушы {n}»"),
-        KeyKind::EcP256,
-    );
-    eds::register_and_approve_participant(&w.app, &w.admin, &identity, roles).await;
-    let token = eds::sign_in(&w.app, &identity).await;
-    Party {
-        bin: identity.taxpayer_id(),
-        identity,
-        token,
-    }
-}
-
-const GTIN: &str = "04652352262009";
-
-/// Registers the product, orders `quantity` codes and returns them once
-/// they are ready.
-async fn codes(w: &World, who: &Party, quantity: u32) -> Vec<String> {
-    let product = json!({
-        "gtin": GTIN,
-        "name_kk": "Темекі «Дала», 20 дана",
-        "name_ru": "Сигареты «Дала», 20 штук",
-        "product_group": "tobacco",
-        "tnved": "2402209000",
-        "manufacturer_name": "ТОО «Дала Тобакко»",
-        "manufacturer_country": "KZ",
-        "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12.В.00123/24", "date": "2024-03-15"},
-        "recommended_price": 1250.5
-    });
-    let (status, body) = eds::call(
-        &w.app,
-        "POST",
-        "/v1/products",
-        Some(&who.token),
-        Some(&product),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let resp = w
-        .app
-        .client
-        .post(w.app.url("/v1/orders"))
-        .bearer_auth(&who.token)
-        .header("Idempotency-Key", "order")
-        .json(&json!({"gtin": GTIN, "quantity": quantity, "release_method": "production"}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status().as_u16(), 202);
-    let order: Value = resp.json().await.expect("json");
-    let id = order["id"].as_str().expect("id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let path = format!("/v1/orders/{id}");
-        let (_, body) = eds::call(&w.app, "GET", &path, Some(&who.token), None).await;
-        if body["status"] == "READY" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "order not ready: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let path = format!("/v1/orders/{id}/codes");
-    let (_, page) = eds::call(&w.app, "GET", &path, Some(&who.token), None).await;
-    page["codes"]
-        .as_array()
-        .expect("codes")
-        .iter()
-        .map(|c| c.as_str().expect("code").to_owned())
-        .collect()
-}
 
 /// NDJSON bytes: `head` on the first line, then one line per item.
 fn lines(head: &Value, items: &[Value]) -> Vec<u8> {
@@ -160,61 +63,26 @@ async fn send(w: &World, who: &Party, key: &str, content_type: &str, bytes: &[u8
     post_raw(w, who, key, Some(content_type), bytes, Some(&signature)).await
 }
 
-/// The document once the worker has done with it.
-async fn settled(w: &World, token: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let path = format!("/v1/documents/{id}");
-        let (status, body) = eds::call(&w.app, "GET", &path, Some(token), None).await;
-        assert_eq!(status, 200, "{body}");
-        if body["status"] != "IN_PROGRESS" {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "still in progress: {body}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 async fn submit(w: &World, who: &Party, key: &str, content_type: &str, bytes: &[u8]) -> Value {
     let (status, body) = send(w, who, key, content_type, bytes).await;
     assert_eq!(status, 202, "{body}");
     let id = body["id"].as_str().expect("id").to_owned();
-    settled(w, &who.token, &id).await
+    settled(w, &who.token, &id, "kk").await
 }
 
 /// The buyer accepts shipment `id`; the operations in `code`'s history.
 async fn accept_and_read_history(w: &World, shop: &Party, id: &str, code: &str) -> Vec<String> {
-    let resp = w
-        .app
-        .client
-        .post(w.app.url(&format!("/v1/documents/{id}/accept")))
-        .bearer_auth(&shop.token)
-        .header("Idempotency-Key", "accept")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status().as_u16(), 200);
-    let path = format!(
-        "/v1/codes/{}/history",
-        utf8_percent_encode(code, NON_ALPHANUMERIC)
-    );
-    let (status, story) = eds::call(&w.app, "GET", &path, Some(&shop.token), None).await;
+    let (status, accepted) = post(
+        w,
+        &shop.token,
+        &format!("/v1/documents/{id}/accept"),
+        "accept",
+    )
+    .await;
+    assert_eq!(status, 200, "{accepted}");
+    let (status, story) = history(w, &shop.token, code, "").await;
     assert_eq!(status, 200, "{story}");
-    story["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["operation"].as_str().expect("operation").to_owned())
-        .collect()
-}
-
-/// The scan's status of a code.
-async fn status(app: &TestApp, code: &str) -> String {
-    let path = format!("/v1/codes/{}", utf8_percent_encode(code, NON_ALPHANUMERIC));
-    let (status, body) = app.get_json(&path).await;
-    assert_eq!(status, 200, "{body}");
-    body["status"].as_str().unwrap_or("null").to_owned()
+    operations(&story)
 }
 
 fn production_head() -> Value {
@@ -234,7 +102,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, 3).await;
+        let all = codes(&w, &maker, GTIN, 3).await;
         let items: Vec<Value> = all.iter().map(|c| json!(c)).collect();
 
         let applied = submit(
@@ -246,7 +114,7 @@ on_every_database!(
         )
         .await;
         assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
-        assert_eq!(status(&w.app, &all[2]).await, "APPLIED");
+        assert_eq!(scan(&w.app, &all[2]).await.0, "APPLIED");
 
         // CRLF line ends and blank lines are fine.
         let mut body = lines(&production_head(), &items);
@@ -259,7 +127,7 @@ on_every_database!(
         assert_eq!(introduced["codes"].as_array().map(Vec::len), Some(3));
         assert_eq!(introduced["codes"][1]["code"], all[1].as_str());
         for code in &all {
-            assert_eq!(status(&w.app, code).await, "INTRODUCED");
+            assert_eq!(scan(&w.app, code).await.0, "INTRODUCED");
         }
 
         let shipped = submit(
@@ -290,7 +158,7 @@ on_every_database!(
     |db: Db| async move {
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
-        let all = codes(&w, &maker, 2).await;
+        let all = codes(&w, &maker, GTIN, 2).await;
 
         // Bad items are named as in JSON: codes[i], items counted from 0.
         let body = lines(
@@ -379,7 +247,7 @@ on_every_database!(
 
         // Nothing was stored or changed.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(status(&w.app, &all[0]).await, "EMITTED");
+        assert_eq!(scan(&w.app, &all[0]).await.0, "EMITTED");
         let audit = eds::audit_entries(&w.settings).await;
         assert!(
             !audit
@@ -394,7 +262,7 @@ on_every_database!(
     |db: Db| async move {
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
-        let all = codes(&w, &maker, 2).await;
+        let all = codes(&w, &maker, GTIN, 2).await;
         let items: Vec<Value> = all.iter().map(|c| json!(c)).collect();
         let body = lines(&json!({"kind": "application"}), &items);
         let good = eds::sign_detached(&maker.identity, &body);
@@ -426,7 +294,7 @@ on_every_database!(
         assert_eq!(answer["error"]["code"], "document_signature_missing");
 
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(status(&w.app, &all[0]).await, "EMITTED");
+        assert_eq!(scan(&w.app, &all[0]).await.0, "EMITTED");
         let audit = eds::audit_entries(&w.settings).await;
         let creates: Vec<&str> = audit
             .iter()
@@ -442,7 +310,7 @@ on_every_database!(
         // Signed by its sender over the exact bytes, it goes through.
         let done = submit(&w, &maker, "good", NDJSON, &body).await;
         assert_eq!(done["status"], "CHECKED_OK", "{done}");
-        assert_eq!(status(&w.app, &all[1]).await, "APPLIED");
+        assert_eq!(scan(&w.app, &all[1]).await.0, "APPLIED");
     }
 );
 
@@ -481,13 +349,13 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, 5).await;
+        let all = codes(&w, &maker, GTIN, 5).await;
         let rows: Vec<Vec<String>> = all.iter().map(|c| vec![c.clone()]).collect();
 
         let body = table(b',', &[("kind", "application")], &["code"], &rows);
         let applied = submit(&w, &maker, "apply", CSV, &body).await;
         assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
-        assert_eq!(status(&w.app, &all[2]).await, "APPLIED");
+        assert_eq!(scan(&w.app, &all[2]).await.0, "APPLIED");
 
         // Nested fields by dotted names; a comma inside a quoted cell.
         let head = [
@@ -510,7 +378,7 @@ on_every_database!(
         );
         assert_eq!(introduced["codes"][1]["code"], all[1].as_str());
         for code in &all {
-            assert_eq!(status(&w.app, code).await, "INTRODUCED");
+            assert_eq!(scan(&w.app, code).await.0, "INTRODUCED");
         }
 
         // An aggregation: one row per member, with its package. A
@@ -570,7 +438,7 @@ on_every_database!(
         assert_eq!(shipped["codes"][1]["price"], "99.00");
         let id = shipped["id"].as_str().expect("id");
         let ops = accept_and_read_history(&w, &shop, id, &all[1]).await;
-        assert_eq!(status(&w.app, &all[0]).await, "INTRODUCED");
+        assert_eq!(scan(&w.app, &all[0]).await.0, "INTRODUCED");
         assert_eq!(ops, ["apply", "introduce", "ship", "accept"]);
     }
 );
@@ -580,7 +448,7 @@ on_every_database!(
     |db: Db| async move {
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
-        let all = codes(&w, &maker, 2).await;
+        let all = codes(&w, &maker, GTIN, 2).await;
 
         // Bad items are named as in JSON; columns once, not per row.
         let body = table(
@@ -671,7 +539,7 @@ on_every_database!(
 
         // Nothing was stored or changed.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(status(&w.app, &all[0]).await, "EMITTED");
+        assert_eq!(scan(&w.app, &all[0]).await.0, "EMITTED");
         let audit = eds::audit_entries(&w.settings).await;
         assert!(
             !audit

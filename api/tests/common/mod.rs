@@ -10,6 +10,7 @@
 
 pub mod eds;
 pub mod reports;
+pub mod trade;
 
 use std::future::Future;
 use std::net::TcpListener;
