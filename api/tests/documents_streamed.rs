@@ -5,7 +5,9 @@
 //! their JSON twins do; a bad item is named `codes[i]` as in JSON, a line
 //! that is not JSON or a row that does not fit is named by its number, an
 //! aggregation is refused as NDJSON (as CSV it is one row per member), any other content type is 415,
-//! and a forged signature over the lines stores nothing.
+//! and a forged signature over the lines stores nothing. A CSV saved in
+//! Windows-1251 goes through when its content type says so, signed over the
+//! bytes as sent.
 
 mod common;
 
@@ -548,3 +550,94 @@ on_every_database!(
         );
     }
 );
+
+on_every_database!(
+    a_csv_in_windows_1251_goes_through_when_its_charset_is_given,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let all = codes(&w, &maker, GTIN, 1).await;
+        let rows = vec![vec![all[0].clone()]];
+        let body = table(b';', &[("kind", "application")], &["code"], &rows);
+        let applied = submit(&w, &maker, "apply", CSV, &body).await;
+        assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
+
+        // What a spreadsheet set to Russian saves as plain "CSV".
+        let number = "ЕАЭС N RU Д-KZ.АБ12.В.00123/24";
+        let head = [
+            ("kind", "introduction"),
+            ("release_method", "production"),
+            ("production_date", "2026-01-15"),
+            ("conformity.kind", "declaration"),
+            ("conformity.number", number),
+            ("conformity.date", "2024-03-15"),
+        ];
+        let utf8 = table(b';', &head, &["code"], &rows);
+        let text = std::str::from_utf8(&utf8).expect("utf-8");
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1251.encode(text);
+        assert!(!unmappable);
+        assert_ne!(bytes.as_ref(), utf8.as_slice());
+
+        // Without its charset it is not UTF-8; a charset other than
+        // Windows-1251 or UTF-8, or Windows-1251 on JSON, is not read.
+        let (code, answer) = send(&w, &maker, "no-charset", CSV, &bytes).await;
+        assert_eq!(code, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], "malformed_csv", "{answer}");
+        let koi8 = "text/csv; charset=koi8-r";
+        let (code, answer) = send(&w, &maker, "koi8", koi8, &bytes).await;
+        assert_eq!(code, 415, "{answer}");
+        assert_eq!(answer["error"]["code"], "unsupported_charset", "{answer}");
+        let json = "application/json; charset=windows-1251";
+        let (code, answer) = send(&w, &maker, "json-1251", json, b"{}").await;
+        assert_eq!(code, 415, "{answer}");
+        assert_eq!(answer["error"]["code"], "unsupported_charset", "{answer}");
+        // A signature over the decoded text is not one over what was sent.
+        let cp1251 = "text/csv; charset=windows-1251";
+        let wrong = eds::sign_detached(&maker.identity, &utf8);
+        let (code, answer) =
+            post_raw(&w, &maker, "wrong", Some(cp1251), &bytes, Some(&wrong)).await;
+        assert_eq!(code, 401, "{answer}");
+        assert_eq!(scan(&w.app, &all[0]).await.0, "APPLIED");
+
+        // With its charset (any label of it), signed over the bytes sent.
+        let given = "text/csv; Charset=\"CP1251\"";
+        let done = submit(&w, &maker, "intro", given, &bytes).await;
+        assert_eq!(done["status"], "CHECKED_OK", "{done}");
+        assert_eq!(done["fields"]["conformity"]["number"], number, "{done}");
+        assert_eq!(done["fields"]["charset"], "windows-1251", "{done}");
+        assert_eq!(scan(&w.app, &all[0]).await.0, "INTRODUCED");
+        // The digest is of the bytes signed; the body is kept as text that
+        // gives them back.
+        use sha2::Digest as _;
+        let digest = format!("{:x}", sha2::Sha256::digest(&bytes));
+        assert_eq!(done["body_digest"], digest.as_str(), "{done}");
+        let id = done["id"].as_str().expect("id");
+        let stored = stored_body(&db, id).await;
+        assert_eq!(stored, text);
+        let (again, _, _) = encoding_rs::WINDOWS_1251.encode(&stored);
+        assert_eq!(again, bytes);
+    }
+);
+
+/// A document's body as stored, read from the database itself.
+async fn stored_body(db: &Db, id: &str) -> String {
+    use sqlx::Connection as _;
+    const SQL: &str = "SELECT body FROM documents WHERE id = $1";
+    if db.label == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        sqlx::query_scalar(SQL)
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .expect("body")
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        sqlx::query_scalar(SQL)
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .expect("body")
+    }
+}

@@ -38,6 +38,7 @@ document-aggregation-mixed-statuses = Қаптамадағы кодтардың 
 # Құжат денесі: JSON немесе NDJSON (бірінші жол — «codes»-сыз құжат,
 # әр келесі жол — бір код).
 error-unsupported-media-type = Құжат application/json, application/x-ndjson (бірінші жол — «codes»-сыз құжат өрістері, одан әрі әр жолда бір код) немесе text/csv (өрістердің атаулары мен мәндері екі жолда, үшінші жолда кодтар бағандарының атаулары, одан әрі әр жолда бір код) түрінде қабылданады, ал жіберілген Content-Type: { $content_type }.
+error-unsupported-charset = { $charset } кодтауы қолдау көрсетілмейді: JSON мен NDJSON UTF-8 түрінде, CSV UTF-8 немесе windows-1251 түрінде жіберіледі (Content-Type: text/csv; charset=windows-1251).
 error-malformed-json-line = Дененің { $line }-жолы дұрыс JSON емес: { $detail }
 error-malformed-csv = Дене осы пішіндегі CSV емес: { $detail }
 error-malformed-csv-line = Дененің { $line }-жолы құжаттың CSV пішініне сай емес: { $detail }

@@ -42,6 +42,7 @@ document-aggregation-mixed-statuses = В упаковке коды в разны
 # Тело документа: JSON или NDJSON (первая строка — документ без «codes»,
 # каждая следующая — один код).
 error-unsupported-media-type = Документ принимается как application/json, application/x-ndjson (первая строка — поля документа без «codes», далее по одному коду в строке) или text/csv (названия и значения полей в двух строках, в третьей — названия столбцов кодов, далее по одному коду в строке), а передан Content-Type: { $content_type }.
+error-unsupported-charset = Кодировка { $charset } не поддерживается: JSON и NDJSON передаются в UTF-8, CSV — в UTF-8 или windows-1251 (Content-Type: text/csv; charset=windows-1251).
 error-malformed-json-line = Строка { $line } тела не является корректным JSON: { $detail }
 error-malformed-csv = Тело не является CSV нужного вида: { $detail }
 error-malformed-csv-line = Строка { $line } тела не соответствует виду CSV документа: { $detail }

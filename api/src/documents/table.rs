@@ -20,8 +20,10 @@
 //! decimal comma (`1250,50`). A UTF-8 byte-order mark and blank lines are
 //! skipped, cells are trimmed and quoted as RFC 4180 quotes them, and an
 //! empty cell is a field not given. Rows end in `\n` or `\r\n`. The body
-//! must be UTF-8 (a spreadsheet's "CSV UTF-8"). The signature is over the
-//! exact bytes, as for JSON.
+//! read here is UTF-8: a spreadsheet's "CSV UTF-8", or its plain "CSV" in
+//! Windows-1251, which the route decodes first when the content type says
+//! `charset=windows-1251`. The signature is over the bytes as sent, as for
+//! JSON.
 //!
 //! The fields and items become the same JSON values the other forms send
 //! (every value a string), so one set of checks reads all three.

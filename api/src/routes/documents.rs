@@ -43,6 +43,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tanba_core::document::{Action, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError};
@@ -119,14 +120,17 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&Role::PARTICIPANT)?;
     let participant = caller.participant()?;
-    let form = form_of(&req)?;
+    let (form, charset) = form_of(&req)?;
     let raw = read_body(&req, payload, state.settings.document_max_bytes).await?;
     let idem = Idempotency::from_request(&req, &raw)?;
     let actor = caller.actor.id();
     if let Some(first) = idem.replay(&state.store, &actor).await? {
         return Ok(replayed(first));
     }
-    let checked = docs::check(&raw, form, &state.reference, today()).map_err(|e| match e {
+    // The signature and its digest stay over the bytes as sent; the checks
+    // and the stored body read them as UTF-8.
+    let text = decoded(&raw, charset);
+    let checked = docs::check(&text, form, &state.reference, today()).map_err(|e| match e {
         Refused::Invalid(errors) => ApiError::validation(errors),
         Refused::Malformed { line: None, detail } => {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_json").arg("detail", detail)
@@ -222,11 +226,16 @@ async fn create(
 
     let codes = checked.count;
     let mut checked = checked;
+    if charset != UTF_8 {
+        // What the stored body must be encoded back in to give the signed
+        // bytes.
+        checked.fields["charset"] = json!(charset.name().to_ascii_lowercase());
+    }
     let new = NewDocument {
         kind: checked.kind,
         sender: participant,
         receiver,
-        body: String::from_utf8_lossy(&raw),
+        body: String::from_utf8_lossy(&text),
         body_digest: digest,
         signature: signature.to_owned(),
         signer: signer.taxpayer_id.as_str().to_owned(),
@@ -236,7 +245,7 @@ async fn create(
     let mut tx = state.store.begin().await?;
     let doc = tx.insert_document(&new).await?;
     drop(new);
-    docs::store_items(&mut tx, doc.id, raw.clone(), checked).await?;
+    docs::store_items(&mut tx, doc.id, text.clone(), checked).await?;
     let answer = summary(&doc).to_string();
     let mut audit = caller.audit("document.create");
     audit.object = Some(doc.id.to_string());
@@ -686,29 +695,57 @@ fn step_error(e: &DocumentStepError) -> ApiError {
 /// `application/json`, NDJSON (`application/x-ndjson`,
 /// `application/ndjson`) or `text/csv`, parameters such as `charset` aside. Anything
 /// else, or none, is 415 `unsupported_media_type`.
-fn form_of(req: &HttpRequest) -> Result<Form, ApiError> {
+fn form_of(req: &HttpRequest) -> Result<(Form, &'static Encoding), ApiError> {
     let given = req
         .headers()
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    let essence = given
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "application/json" => Ok(Form::Json),
-        "application/x-ndjson" | "application/ndjson" => Ok(Form::Ndjson),
-        "text/csv" => Ok(Form::Csv),
-        _ => Err(
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").arg(
+    let mut parts = given.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let form = match essence.as_str() {
+        "application/json" => Form::Json,
+        "application/x-ndjson" | "application/ndjson" => Form::Ndjson,
+        "text/csv" => Form::Csv,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            )
+            .arg(
                 "content_type",
                 if given.is_empty() { "-".into() } else { given },
-            ),
+            ));
+        }
+    };
+    let charset = parts
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, v)| v.trim().trim_matches('"'));
+    let Some(label) = charset else {
+        return Ok((form, UTF_8));
+    };
+    // JSON is UTF-8 by its RFC; a CSV may also come as a spreadsheet set to
+    // Russian saves it, in Windows-1251.
+    match Encoding::for_label(label.as_bytes()) {
+        Some(e) if e == UTF_8 => Ok((form, UTF_8)),
+        Some(e) if e == WINDOWS_1251 && form == Form::Csv => Ok((form, WINDOWS_1251)),
+        _ => Err(
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_charset")
+                .arg("charset", label),
         ),
     }
+}
+
+/// The text the control reads: the body as sent, or a CSV in Windows-1251
+/// decoded to UTF-8 (every byte has its character, so nothing is lost, and
+/// encoding the text back gives the signed bytes).
+fn decoded(raw: &web::Bytes, charset: &'static Encoding) -> web::Bytes {
+    if charset == UTF_8 {
+        return raw.clone();
+    }
+    let (text, _) = charset.decode_without_bom_handling(raw);
+    web::Bytes::from(text.into_owned().into_bytes())
 }
 
 /// The body of a document, up to `limit` bytes (`document_max_bytes`, far
