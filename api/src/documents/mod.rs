@@ -91,7 +91,7 @@ use tanba_core::{ParseError, ScannedCode, Sscc, parse};
 use time::Date;
 
 use crate::auth::Role;
-use crate::error::{FieldError, given, unknown_fields};
+use crate::error::{FieldError, unknown_fields};
 use crate::fields::Checker;
 use crate::ids::DocumentId;
 use crate::money::parse_tiyn;
@@ -137,15 +137,14 @@ pub struct Checked {
     pub fields: Value,
     /// The buyer of a shipment.
     pub receiver: Option<TaxpayerId>,
-    /// A JSON aggregation's members, in order. No other document's items
-    /// are kept here (a million of them would take hundreds of megabytes):
-    /// [`each_item`] reads them from the body again.
-    pub items: Vec<DocumentItem>,
     /// How many items the document lists.
     pub count: usize,
     form: Form,
-    /// In the JSON form, the earlier `codes` keys to skip.
+    /// In the JSON form, the earlier `codes` (or an aggregation's
+    /// `packages`) keys to skip.
     skip: usize,
+    /// In a JSON aggregation, each package's earlier `members` keys to skip.
+    member_skips: Vec<usize>,
 }
 
 /// What a stored document does to each of its codes, from its kind and its
@@ -221,10 +220,17 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
         line: None,
         detail: e.to_string(),
     })?;
-    let wire::Top::Object { rest, codes, times } = top else {
+    let wire::Top::Object {
+        rest,
+        codes,
+        times,
+        packages,
+        packages_times,
+    } = top
+    else {
         return Err(not_an_object());
     };
-    let (mut c, head, items) = head_of(&rest, Form::Json, reference, today)?;
+    let (mut c, head) = head_of(&rest, Form::Json, reference, today, &packages)?;
     let mut count = 0;
     if head.kind != DocumentKind::Aggregation {
         match codes {
@@ -243,9 +249,38 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
             wire::Shape::Other => c.fail(FieldError::new("not_list", "codes")),
         }
     } else {
-        count = items.len();
+        count = members_of(&head.fields);
+        let member_skips = match &packages {
+            wire::Packages::List(list) => list
+                .iter()
+                .map(|p| match p {
+                    wire::Package::Object { times, .. } => times.saturating_sub(1),
+                    wire::Package::Other => 0,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let skip = packages_times.saturating_sub(1);
+        return finish(c, head, count, Form::Json, skip, member_skips);
     }
-    finish(c, head, items, count, Form::Json, times.saturating_sub(1))
+    finish(
+        c,
+        head,
+        count,
+        Form::Json,
+        times.saturating_sub(1),
+        Vec::new(),
+    )
+}
+
+/// How many members an aggregation's stored `packages` count.
+fn members_of(fields: &Map<String, Value>) -> usize {
+    let list = fields.get("packages").and_then(Value::as_array);
+    list.into_iter()
+        .flatten()
+        .filter_map(|p| p.get("members").and_then(Value::as_u64))
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        .sum()
 }
 
 /// Hands each element of the last `codes` of a JSON body (after `skip`
@@ -260,6 +295,40 @@ fn json_items(raw: &[u8], skip: usize, reader: &mut Items) -> Result<(), Refused
         line: None,
         detail: e.to_string(),
     })
+}
+
+/// Reads the members of a checked JSON aggregation again, handing each to
+/// `each` with its position: package after package, as listed.
+fn json_members(
+    raw: &[u8],
+    checked: &Checked,
+    each: &mut impl FnMut(usize, DocumentItem) -> bool,
+) -> anyhow::Result<()> {
+    let mut stopped = false;
+    let mut counted = 0;
+    let mut each = |n, item| {
+        counted += 1;
+        let go_on = each(n, item);
+        stopped = !go_on;
+        go_on
+    };
+    let seed = wire::Members {
+        each: &mut each,
+        skip: checked.skip,
+        skips: &checked.member_skips,
+    };
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    match serde::de::DeserializeSeed::deserialize(seed, &mut de) {
+        Ok(()) => {}
+        Err(_) if stopped => return Ok(()),
+        Err(e) => anyhow::bail!("a checked body read again: {e}"),
+    }
+    anyhow::ensure!(
+        counted == checked.count,
+        "{counted} members read of {}",
+        checked.count
+    );
+    Ok(())
 }
 
 /// The non-blank lines of an NDJSON body with their 1-based numbers: the
@@ -282,9 +351,6 @@ pub async fn store_items(
     raw: impl AsRef<[u8]> + Send + 'static,
     checked: Checked,
 ) -> anyhow::Result<()> {
-    if held(&checked) {
-        return Ok(());
-    }
     let expected = checked.count;
     let (send, mut chunks) = tokio::sync::mpsc::channel::<Vec<(usize, DocumentItem)>>(1);
     let reader = tokio::task::spawn_blocking(move || {
@@ -314,29 +380,20 @@ pub async fn store_items(
     Ok(())
 }
 
-/// Whether a checked body's items are all in [`Checked::items`]: a JSON
-/// aggregation's (its members come inside the packages' objects).
-fn held(checked: &Checked) -> bool {
-    checked.kind == DocumentKind::Aggregation && checked.form == Form::Json
-}
-
 /// Reads the items of a body that passed [`check`] once more, handing each
 /// to `each` with its position among the document's items, until `each`
 /// answers `false`. This is how a large document's items are stored a
 /// chunk at a time, without holding them all. The positions follow the
 /// body except in a CSV aggregation, whose rows are put in package order.
-/// A JSON aggregation's members are in [`Checked::items`] already.
 pub fn each_item(
     raw: &[u8],
     checked: &Checked,
     mut each: impl FnMut(usize, DocumentItem) -> bool,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !held(checked),
-        "a JSON aggregation's members are checked.items"
-    );
-    if checked.kind == DocumentKind::Aggregation {
-        return csv_members(raw, checked, &mut each);
+    match (checked.kind, checked.form) {
+        (DocumentKind::Aggregation, Form::Csv) => return csv_members(raw, checked, &mut each),
+        (DocumentKind::Aggregation, _) => return json_members(raw, checked, &mut each),
+        _ => {}
     }
     let mut n = 0;
     let mut each = |item| {
@@ -411,7 +468,7 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
     let Value::Object(obj) = header else {
         return Err(not_an_object());
     };
-    let (mut c, head, items) = head_of(&obj, Form::Ndjson, reference, today)?;
+    let (mut c, head) = head_of(&obj, Form::Ndjson, reference, today, &wire::Packages::Null)?;
     drop(obj);
     let mut keep = |_| true;
     let mut reader = Items::new(&mut c, head.kind, &mut keep);
@@ -426,7 +483,7 @@ fn check_ndjson(raw: &[u8], reference: &Reference, today: Date) -> Result<Checke
     } else if count > MAX_CODES {
         c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
     }
-    finish(c, head, items, count, Form::Ndjson, 0)
+    finish(c, head, count, Form::Ndjson, 0, Vec::new())
 }
 
 /// The CSV form ([`table`]): the fields from the first two rows, checked
@@ -438,7 +495,7 @@ fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, 
     if obj.get("kind").and_then(Value::as_str).map(str::trim) == Some("aggregation") {
         return check_csv_aggregation(obj, rows, reference, today);
     }
-    let (mut c, head, items) = head_of(&obj, Form::Csv, reference, today)?;
+    let (mut c, head) = head_of(&obj, Form::Csv, reference, today, &wire::Packages::Null)?;
     drop(obj);
     let allowed: &[&str] = if head.kind == DocumentKind::Shipment {
         &["code", "price"]
@@ -460,7 +517,7 @@ fn check_csv(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked, 
             c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES));
         }
     }
-    finish(c, head, items, count, Form::Csv, 0)
+    finish(c, head, count, Form::Csv, 0, Vec::new())
 }
 
 /// Checks a CSV body's item columns (its third row) once: each must be one
@@ -493,7 +550,7 @@ fn csv_columns(c: &mut Checker, columns: &[String], allowed: &[&str]) -> bool {
 /// [`each_item`] reads them again to store them (a million members held as
 /// JSON took over 400 MiB).
 fn check_csv_aggregation(
-    mut obj: Map<String, Value>,
+    obj: Map<String, Value>,
     mut rows: table::Table,
     reference: &Reference,
     today: Date,
@@ -537,12 +594,18 @@ fn check_csv_aggregation(
     }
     let packages = order
         .into_iter()
-        .map(|(sscc, members)| json!({"sscc": sscc, "members": members}))
+        .map(|(sscc, count)| wire::Package::Object {
+            fields: Map::from_iter([("sscc".to_owned(), Value::String(sscc))]),
+            members: wire::MembersShape::List {
+                count,
+                bad: Vec::new(),
+            },
+            times: 1,
+        })
         .collect();
-    obj.insert("packages".to_owned(), Value::Array(packages));
-    let (c, head, items) = head_of(&obj, Form::Csv, reference, today)?;
-    debug_assert!(items.is_empty());
-    finish(c, head, items, i, Form::Csv, 0)
+    let packages = wire::Packages::List(packages);
+    let (c, head) = head_of(&obj, Form::Csv, reference, today, &packages)?;
+    finish(c, head, i, Form::Csv, 0, Vec::new())
 }
 
 /// A CSV row's cell, trimmed by [`table`]; empty when missing.
@@ -610,11 +673,11 @@ fn head_of(
     form: Form,
     reference: &Reference,
     today: Date,
-) -> Result<(Checker, Head, Vec<DocumentItem>), Refused> {
+    packages: &wire::Packages,
+) -> Result<(Checker, Head), Refused> {
     let mut c = Checker::new(today);
-    let mut items = Vec::new();
-    match check_head(obj, form, reference, &mut c, &mut items) {
-        Some(head) => Ok((c, head, items)),
+    match check_head(obj, form, reference, &mut c, packages) {
+        Some(head) => Ok((c, head)),
         None => Err(Refused::Invalid(c.errors)),
     }
 }
@@ -622,10 +685,10 @@ fn head_of(
 fn finish(
     c: Checker,
     head: Head,
-    items: Vec<DocumentItem>,
     count: usize,
     form: Form,
     skip: usize,
+    member_skips: Vec<usize>,
 ) -> Result<Checked, Refused> {
     if !c.errors.is_empty() {
         return Err(Refused::Invalid(c.errors));
@@ -634,10 +697,10 @@ fn finish(
         kind: head.kind,
         fields: Value::Object(head.fields),
         receiver: head.receiver,
-        items,
         count,
         form,
         skip,
+        member_skips,
     })
 }
 
@@ -659,7 +722,7 @@ fn check_head(
     form: Form,
     reference: &Reference,
     c: &mut Checker,
-    items: &mut Vec<DocumentItem>,
+    packages: &wire::Packages,
 ) -> Option<Head> {
     let kind = match obj.get("kind") {
         None | Some(Value::Null) => {
@@ -800,7 +863,7 @@ fn check_head(
     }
     if kind == DocumentKind::Aggregation {
         known = vec!["kind", "packages"];
-        let packages = c.packages(obj, form, items);
+        let packages = c.packages(packages);
         fields.insert("packages".into(), Value::Array(packages));
     }
     for key in obj.keys() {
@@ -958,37 +1021,35 @@ fn served_list() -> String {
 /// Collects problems while reading fields.
 impl Checker {
     /// An aggregation's `packages`: each with its SSCC and its members
-    /// (codes or SSCCs, as text). The members go into `items` in the order
-    /// listed, package after package; the packages come back as stored in
-    /// the document's fields, `{"sscc": "<18 digits>", "members": <count>}`,
-    /// which is how the worker finds each member's package. In the CSV form
-    /// `members` is already that count ([`check_csv_aggregation`]), and the
-    /// members stay in the body.
-    fn packages(
-        &mut self,
-        obj: &Map<String, Value>,
-        form: Form,
-        items: &mut Vec<DocumentItem>,
-    ) -> Vec<Value> {
+    /// (codes or SSCCs, as text), read by [`wire::Packages`] with only the
+    /// members' count and problems kept. The packages come back as stored in
+    /// the document's fields, `{"sscc": "<18 digits>", "members": <count>}`:
+    /// the document's items are the members, package after package, which
+    /// is how the worker finds each member's package.
+    fn packages(&mut self, packages: &wire::Packages) -> Vec<Value> {
         let mut out = Vec::new();
-        let list = match obj.get("packages") {
-            None | Some(Value::Null) => {
+        let list = match packages {
+            wire::Packages::Null => {
                 self.fail(FieldError::new("required", "packages"));
                 return out;
             }
-            Some(Value::Array(list)) if list.is_empty() => {
+            wire::Packages::List(list) if list.is_empty() => {
                 self.fail(FieldError::new("required", "packages"));
                 return out;
             }
-            Some(Value::Array(list)) => list,
-            Some(_) => {
+            wire::Packages::List(list) => list,
+            wire::Packages::Other => {
                 self.fail(FieldError::new("not_list", "packages"));
                 return out;
             }
         };
+        let (mut total, mut capped) = (0, false);
         for (p, entry) in list.iter().enumerate() {
             let path = format!("packages[{p}]");
-            let Value::Object(o) = entry else {
+            let wire::Package::Object {
+                fields: o, members, ..
+            } = entry
+            else {
                 self.fail(FieldError::new("not_object", path));
                 continue;
             };
@@ -1004,38 +1065,33 @@ impl Checker {
                 }
             });
             let members_path = format!("{path}.members");
-            let members = match o.get("members") {
-                Some(Value::Number(count)) if form == Form::Csv => {
-                    if let Some(sscc) = sscc {
-                        out.push(json!({"sscc": sscc.as_str(), "members": count}));
-                    }
-                    continue;
-                }
-                Some(Value::Array(m)) if !m.is_empty() => m,
-                Some(Value::Array(_)) | None | Some(Value::Null) => {
+            let (count, bad) = match members {
+                wire::MembersShape::List { count, bad } if *count > 0 => (*count, bad),
+                wire::MembersShape::List { .. } | wire::MembersShape::Null => {
                     self.fail(FieldError::new("required", members_path));
                     continue;
                 }
-                Some(_) => {
+                wire::MembersShape::Other => {
                     self.fail(FieldError::new("not_list", members_path));
                     continue;
                 }
             };
-            for (i, member) in members.iter().enumerate() {
-                let member_path = format!("{members_path}[{i}]");
-                match member {
-                    Value::String(text) if given(o, "members") && !text.trim().is_empty() => {
-                        items.push(item(text, None));
-                    }
-                    Value::String(_) => self.fail(FieldError::new("required", member_path)),
-                    _ => self.fail(FieldError::new("not_text", member_path)),
+            for (i, problem) in bad {
+                if self.errors.len() >= MAX_ERRORS {
+                    capped = true;
+                    break;
                 }
+                self.fail(FieldError::new(problem, format!("{members_path}[{i}]")));
             }
+            total += count;
             if let Some(sscc) = sscc {
-                out.push(json!({"sscc": sscc.as_str(), "members": members.len()}));
+                out.push(json!({"sscc": sscc.as_str(), "members": count}));
             }
         }
-        if items.len() > MAX_CODES {
+        if capped {
+            self.fail(FieldError::new("too_many_errors", "packages").arg("max", MAX_ERRORS));
+        }
+        if total > MAX_CODES {
             self.fail(FieldError::new("too_many_codes", "packages").arg("max", MAX_CODES));
         }
         out
@@ -1093,13 +1149,20 @@ mod tests {
         assert!(action_of(DocumentKind::Withdrawal, &json!({})).is_err());
     }
 
-    fn checked_as(raw: &[u8], form: Form) -> Result<Checked, Vec<(String, String)>> {
+    /// A checked body with its items as they are stored: read again from
+    /// the body, in the order of their positions.
+    #[derive(Debug)]
+    struct Read {
+        kind: DocumentKind,
+        fields: Value,
+        items: Vec<DocumentItem>,
+    }
+
+    fn checked_as(raw: &[u8], form: Form) -> Result<Read, Vec<(String, String)>> {
         let reference = Reference::from_loaded(Default::default());
         let today = time::macros::date!(2026 - 01 - 20);
         match check(raw, form, &reference, today) {
-            // The items as they are stored: read again from the body.
-            Ok(mut doc) if !held(&doc) => {
-                assert!(doc.items.is_empty(), "items kept in memory");
+            Ok(doc) => {
                 let mut items = Vec::new();
                 each_item(raw, &doc, |n, item| {
                     items.push((n, item));
@@ -1110,12 +1173,11 @@ mod tests {
                 items.sort_by_key(|(n, _)| *n);
                 let positions: Vec<usize> = items.iter().map(|(n, _)| *n).collect();
                 assert_eq!(positions, (0..doc.count).collect::<Vec<_>>());
-                doc.items = items.into_iter().map(|(_, item)| item).collect();
-                Ok(doc)
-            }
-            Ok(doc) => {
-                assert_eq!(doc.items.len(), doc.count);
-                Ok(doc)
+                Ok(Read {
+                    kind: doc.kind,
+                    fields: doc.fields,
+                    items: items.into_iter().map(|(_, item)| item).collect(),
+                })
             }
             Err(Refused::Invalid(errors)) => Err(errors
                 .into_iter()
@@ -1128,7 +1190,7 @@ mod tests {
         }
     }
 
-    fn checked(body: Value) -> Result<Checked, Vec<(String, String)>> {
+    fn checked(body: Value) -> Result<Read, Vec<(String, String)>> {
         checked_as(&serde_json::to_vec(&body).expect("json"), Form::Json)
     }
 
@@ -1437,6 +1499,40 @@ mod tests {
         let codes: Vec<&str> = doc.items.iter().map(|i| i.code.as_str()).collect();
         assert_eq!(codes, [UNIT, "x", "y"]);
         assert!(doc.items[0].key.is_some());
+    }
+
+    #[test]
+    fn a_json_aggregation_is_read_again_member_by_member_the_last_key_counting() {
+        let sscc = "948731836164410274";
+        // `packages` twice, and `members` twice in a package: the last one
+        // counts, as for any JSON key, in the checks and in what is stored.
+        let raw = format!(
+            r#"{{"kind": "aggregation",
+                "packages": [{{"sscc": "{sscc}", "members": ["x"]}}],
+                "packages": [
+                    {{"sscc": "{sscc}", "members": ["a"], "members": ["{UNIT}", "y"]}},
+                    {{"members": ["z"], "sscc": "(00){sscc}"}}
+                ]}}"#
+        );
+        let doc = checked_as(raw.as_bytes(), Form::Json).expect("checked");
+        assert_eq!(
+            doc.fields["packages"],
+            json!([{"sscc": sscc, "members": 2}, {"sscc": sscc, "members": 1}])
+        );
+        let codes: Vec<&str> = doc.items.iter().map(|i| i.code.as_str()).collect();
+        assert_eq!(codes, [UNIT, "y", "z"]);
+
+        // The reading stops when asked, as for any other kind.
+        let reference = Reference::from_loaded(Default::default());
+        let today = time::macros::date!(2026 - 01 - 20);
+        let checked = check(raw.as_bytes(), Form::Json, &reference, today).expect("checked");
+        let mut seen = Vec::new();
+        each_item(raw.as_bytes(), &checked, |n, item| {
+            seen.push((n, item.code));
+            seen.len() < 2
+        })
+        .expect("a stop is not an error");
+        assert_eq!(seen, [(0, UNIT.to_owned()), (1, "y".to_owned())]);
     }
 
     #[test]

@@ -240,7 +240,7 @@ async fn create(
         signature: signature.to_owned(),
         signer: signer.taxpayer_id.as_str().to_owned(),
         fields: checked.fields.clone(),
-        items: std::mem::take(&mut checked.items),
+        items: Vec::new(),
     };
     let mut tx = state.store.begin().await?;
     let doc = tx.insert_document(&new).await?;
