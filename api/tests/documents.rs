@@ -1050,6 +1050,20 @@ fn aggregation(packages: &[(&str, Vec<&String>)]) -> Value {
     json!({"kind": "aggregation", "packages": packages})
 }
 
+/// A code's EPCIS history's AggregationEvents: action, parent, children.
+fn packings(epcis: &Value) -> Vec<(String, String, Value)> {
+    epcis["epcisBody"]["eventList"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "AggregationEvent")
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (text("action"), text("parentID"), e["childEPCs"].clone())
+        })
+        .collect()
+}
+
 fn error_codes(doc: &Value) -> Vec<String> {
     let mut codes: Vec<String> = doc["errors"]
         .as_array()
@@ -1253,20 +1267,10 @@ on_every_database!(
         // pallet's unpacking did not touch the unit: it stayed in its box).
         let (status, epcis) = history(&w, &shop.token, a, "?format=epcis").await;
         assert_eq!(status, 200, "{epcis}");
-        let packings: Vec<(String, String, Value)> = epcis["epcisBody"]["eventList"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .filter(|e| e["type"] == "AggregationEvent")
-            .map(|e| {
-                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-                (text("action"), text("parentID"), e["childEPCs"].clone())
-            })
-            .collect();
         let unit = epcis["epcisBody"]["eventList"][0]["epcList"][0].clone();
         assert!(unit.as_str().is_some_and(|u| u.contains("/01/")), "{epcis}");
         assert_eq!(
-            packings,
+            packings(&epcis),
             [
                 ("ADD".to_owned(), dl(&box1), json!([unit])),
                 ("ADD".to_owned(), dl(&pallet), json!([dl(&box1)])),
@@ -1290,19 +1294,10 @@ on_every_database!(
         assert_eq!(into["status"], "CHECKED_OK", "{into}");
         let (status, epcis) = history(&w, &shop.token, b, "?format=epcis").await;
         assert_eq!(status, 200, "{epcis}");
-        let events = epcis["epcisBody"]["eventList"].as_array().expect("events");
-        let packings: Vec<(String, String, Value)> = events
-            .iter()
-            .filter(|e| e["type"] == "AggregationEvent")
-            .map(|e| {
-                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-                (text("action"), text("parentID"), e["childEPCs"].clone())
-            })
-            .collect();
-        let unit = events[0]["epcList"][0].clone();
+        let unit = epcis["epcisBody"]["eventList"][0]["epcList"][0].clone();
         let add = |parent: &str, child: Value| ("ADD".to_owned(), dl(parent), json!([child]));
         assert_eq!(
-            packings,
+            packings(&epcis),
             [
                 add(&box1, unit.clone()),
                 add(&pallet, json!(dl(&box1))),

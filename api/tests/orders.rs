@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::eds::{self, KeyKind, TestCa};
+use common::trade::{GTIN, OTHER_GTIN, product};
 use common::{Db, TestApp};
 use serde_json::{Value, json};
 use tanba_core::crypto::{Keyring, SignatureStatus};
@@ -41,23 +42,6 @@ async fn participant(w: &World, n: u32, roles: &[&str]) -> String {
     eds::register_and_approve_participant(&w.app, &w.admin, &who, roles).await;
     eds::sign_in(&w.app, &who).await
 }
-
-fn product(gtin: &str) -> Value {
-    json!({
-        "gtin": gtin,
-        "name_kk": "Темекі «Дала», 20 дана",
-        "name_ru": "Сигареты «Дала», 20 штук",
-        "product_group": "tobacco",
-        "tnved": "2402209000",
-        "manufacturer_name": "ТОО «Дала Тобакко»",
-        "manufacturer_country": "KZ",
-        "conformity": {"kind": "declaration", "number": "ЕАЭС N RU Д-KZ.АБ12.В.00123/24", "date": "2024-03-15"},
-        "recommended_price": 1250.5
-    })
-}
-
-const GTIN: &str = "04652352262009";
-const OTHER_GTIN: &str = "04621827345578";
 
 async fn order(
     w: &World,

@@ -12,6 +12,28 @@ use serde_json::{Map, Value};
 
 use super::{DocumentItem, Items, MAX_ERRORS, item};
 
+/// A visitor's answers to a number, a boolean or a string: all `$value`
+/// (none of them is what the visitor reads).
+macro_rules! scalars_are {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// What `codes` is, without its elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
@@ -91,21 +113,7 @@ impl<'de> Visitor<'de> for TopVisitor {
         Ok(Top::NotObject)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
-        Ok(Top::NotObject)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
-        Ok(Top::NotObject)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
-        Ok(Top::NotObject)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
-        Ok(Top::NotObject)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
-        Ok(Top::NotObject)
-    }
+    scalars_are!(Top::NotObject);
     fn visit_unit<E>(self) -> Result<Top, E> {
         Ok(Top::NotObject)
     }
@@ -148,21 +156,7 @@ impl<'de> Visitor<'de> for ShapeVisitor {
     fn visit_none<E>(self) -> Result<ShapeOf, E> {
         Ok(ShapeOf(Shape::Null))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<ShapeOf, E> {
-        Ok(ShapeOf(Shape::Other))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<ShapeOf, E> {
-        Ok(ShapeOf(Shape::Other))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<ShapeOf, E> {
-        Ok(ShapeOf(Shape::Other))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<ShapeOf, E> {
-        Ok(ShapeOf(Shape::Other))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<ShapeOf, E> {
-        Ok(ShapeOf(Shape::Other))
-    }
+    scalars_are!(ShapeOf(Shape::Other));
 }
 
 /// The second pass over a body whose `codes` is a list: every other field
@@ -315,21 +309,7 @@ impl<'de> Visitor<'de> for PackagesVisitor {
     fn visit_none<E>(self) -> Result<Packages, E> {
         Ok(Packages::Null)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Packages, E> {
-        Ok(Packages::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Packages, E> {
-        Ok(Packages::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Packages, E> {
-        Ok(Packages::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Packages, E> {
-        Ok(Packages::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Packages, E> {
-        Ok(Packages::Other)
-    }
+    scalars_are!(Packages::Other);
 }
 
 impl<'de> de::Deserialize<'de> for Package {
@@ -375,21 +355,7 @@ impl<'de> Visitor<'de> for PackageVisitor {
     fn visit_unit<E>(self) -> Result<Package, E> {
         Ok(Package::Other)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Package, E> {
-        Ok(Package::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Package, E> {
-        Ok(Package::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Package, E> {
-        Ok(Package::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Package, E> {
-        Ok(Package::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Package, E> {
-        Ok(Package::Other)
-    }
+    scalars_are!(Package::Other);
 }
 
 impl<'de> de::Deserialize<'de> for MembersShape {
@@ -437,21 +403,7 @@ impl<'de> Visitor<'de> for MembersShapeVisitor {
     fn visit_none<E>(self) -> Result<MembersShape, E> {
         Ok(MembersShape::Null)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<MembersShape, E> {
-        Ok(MembersShape::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<MembersShape, E> {
-        Ok(MembersShape::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<MembersShape, E> {
-        Ok(MembersShape::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<MembersShape, E> {
-        Ok(MembersShape::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<MembersShape, E> {
-        Ok(MembersShape::Other)
-    }
+    scalars_are!(MembersShape::Other);
 }
 
 /// The second pass over a checked aggregation: every field but the last
