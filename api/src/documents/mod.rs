@@ -231,37 +231,26 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
         return Err(not_an_object());
     };
     let (mut c, head) = head_of(&rest, Form::Json, reference, today, &packages)?;
-    let mut count = 0;
-    if head.kind != DocumentKind::Aggregation {
-        match codes {
-            wire::Shape::Null => c.fail(FieldError::new("required", "codes")),
-            wire::Shape::List(0) => c.fail(FieldError::new("required", "codes")),
-            wire::Shape::List(n) if n > MAX_CODES => {
-                c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES))
-            }
-            wire::Shape::List(_) => {
-                let mut keep = |_| true;
-                let mut reader = Items::new(&mut c, head.kind, &mut keep);
-                json_items(raw, times - 1, &mut reader)?;
-                count = reader.next;
-                reader.finish();
-            }
-            wire::Shape::Other => c.fail(FieldError::new("not_list", "codes")),
-        }
-    } else {
-        count = members_of(&head.fields);
-        let member_skips = match &packages {
-            wire::Packages::List(list) => list
-                .iter()
-                .map(|p| match p {
-                    wire::Package::Object { times, .. } => times.saturating_sub(1),
-                    wire::Package::Other => 0,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let skip = packages_times.saturating_sub(1);
+    if head.kind == DocumentKind::Aggregation {
+        let (count, skip) = (head.members, packages_times.saturating_sub(1));
+        let member_skips = packages.member_skips();
         return finish(c, head, count, Form::Json, skip, member_skips);
+    }
+    let mut count = 0;
+    match codes {
+        wire::Shape::Null => c.fail(FieldError::new("required", "codes")),
+        wire::Shape::List(0) => c.fail(FieldError::new("required", "codes")),
+        wire::Shape::List(n) if n > MAX_CODES => {
+            c.fail(FieldError::new("too_many_codes", "codes").arg("max", MAX_CODES))
+        }
+        wire::Shape::List(_) => {
+            let mut keep = |_| true;
+            let mut reader = Items::new(&mut c, head.kind, &mut keep);
+            json_items(raw, times - 1, &mut reader)?;
+            count = reader.next;
+            reader.finish();
+        }
+        wire::Shape::Other => c.fail(FieldError::new("not_list", "codes")),
     }
     finish(
         c,
@@ -271,16 +260,6 @@ fn check_json(raw: &[u8], reference: &Reference, today: Date) -> Result<Checked,
         times.saturating_sub(1),
         Vec::new(),
     )
-}
-
-/// How many members an aggregation's stored `packages` count.
-fn members_of(fields: &Map<String, Value>) -> usize {
-    let list = fields.get("packages").and_then(Value::as_array);
-    list.into_iter()
-        .flatten()
-        .filter_map(|p| p.get("members").and_then(Value::as_u64))
-        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-        .sum()
 }
 
 /// Hands each element of the last `codes` of a JSON body (after `skip`
@@ -577,7 +556,7 @@ fn check_csv_aggregation(
         if package.is_empty() || member.is_empty() || c.errors.len() >= MAX_ERRORS {
             continue;
         }
-        let p = *at.entry(package_key(package)).or_insert_with(|| {
+        let p = *at.entry(sscc_digits(package)).or_insert_with(|| {
             order.push((package.to_owned(), 0));
             order.len() - 1
         });
@@ -615,7 +594,7 @@ fn cell<'v>(row: &'v Value, column: &str) -> &'v str {
 
 /// One package however its SSCC is written (bare, or with its AI): its 18
 /// digits, or the text itself when it is not an SSCC.
-fn package_key(package: &str) -> String {
+fn sscc_digits(package: &str) -> String {
     match scan(package) {
         Ok(ScannedCode::Sscc(sscc)) => sscc.as_str().to_owned(),
         _ => package.to_owned(),
@@ -649,7 +628,7 @@ fn csv_members(
         .next_item()
         .map_err(|e| anyhow::anyhow!("a checked body: {e:?}"))?
     {
-        let package = package_key(cell(&row, "package"));
+        let package = sscc_digits(cell(&row, "package"));
         let Some(n) = next.get_mut(&package) else {
             anyhow::bail!("a checked body: package {package:?} not counted");
         };
@@ -709,6 +688,8 @@ struct Head {
     kind: DocumentKind,
     fields: Map<String, Value>,
     receiver: Option<TaxpayerId>,
+    /// How many members an aggregation's packages list.
+    members: usize,
 }
 
 /// The object-level checks, the same for both forms: the kind, its own
@@ -861,10 +842,12 @@ fn check_head(
         }
         _ => {}
     }
+    let mut members = 0;
     if kind == DocumentKind::Aggregation {
         known = vec!["kind", "packages"];
-        let packages = c.packages(packages);
+        let (packages, count) = c.packages(packages);
         fields.insert("packages".into(), Value::Array(packages));
+        members = count;
     }
     for key in obj.keys() {
         if !known.contains(&key.as_str()) {
@@ -876,6 +859,7 @@ fn check_head(
         kind,
         fields,
         receiver,
+        members,
     })
 }
 
@@ -1025,22 +1009,23 @@ impl Checker {
     /// members' count and problems kept. The packages come back as stored in
     /// the document's fields, `{"sscc": "<18 digits>", "members": <count>}`:
     /// the document's items are the members, package after package, which
-    /// is how the worker finds each member's package.
-    fn packages(&mut self, packages: &wire::Packages) -> Vec<Value> {
+    /// is how the worker finds each member's package. With them, how many
+    /// members they list.
+    fn packages(&mut self, packages: &wire::Packages) -> (Vec<Value>, usize) {
         let mut out = Vec::new();
         let list = match packages {
             wire::Packages::Null => {
                 self.fail(FieldError::new("required", "packages"));
-                return out;
+                return (out, 0);
             }
             wire::Packages::List(list) if list.is_empty() => {
                 self.fail(FieldError::new("required", "packages"));
-                return out;
+                return (out, 0);
             }
             wire::Packages::List(list) => list,
             wire::Packages::Other => {
                 self.fail(FieldError::new("not_list", "packages"));
-                return out;
+                return (out, 0);
             }
         };
         let (mut total, mut capped) = (0, false);
@@ -1094,7 +1079,7 @@ impl Checker {
         if total > MAX_CODES {
             self.fail(FieldError::new("too_many_codes", "packages").arg("max", MAX_CODES));
         }
-        out
+        (out, total)
     }
 
     /// A unit price in tenge (a JSON number or decimal text, at most two

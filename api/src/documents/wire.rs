@@ -246,6 +246,21 @@ pub(crate) enum Packages {
     List(Vec<Package>),
 }
 
+impl Packages {
+    /// Per package, its earlier `members` keys the last one overrides.
+    pub(crate) fn member_skips(&self) -> Vec<usize> {
+        let Packages::List(list) = self else {
+            return Vec::new();
+        };
+        list.iter()
+            .map(|p| match p {
+                Package::Object { times, .. } => times.saturating_sub(1),
+                Package::Other => 0,
+            })
+            .collect()
+    }
+}
+
 /// One element of `packages`.
 #[derive(Debug)]
 pub(crate) enum Package {

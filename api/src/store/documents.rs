@@ -180,9 +180,7 @@ impl Tx {
                 .await
                 .map(|_| ())?
         });
-        for (c, chunk) in new.items.chunks(ITEM_CHUNK).enumerate() {
-            self.append_items(doc.id, c * ITEM_CHUNK, chunk).await?;
-        }
+        self.append_items(doc.id, 0, &new.items).await?;
         Ok(doc)
     }
 
