@@ -394,6 +394,7 @@ async fn get(
         "errors": errors.iter().map(|e| json!({
             "index": e.item,
             "code": e.code,
+            "unit": e.args.get("unit"),
             "error": e.error,
             "message": message(lang, &e.message, &e.args),
         })).collect::<Vec<_>>(),
