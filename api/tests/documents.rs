@@ -836,6 +836,35 @@ on_every_database!(
     }
 );
 
+/// A citizen reports `code`; the inspector holding `inspector` confirms the
+/// report and blocks the code.
+async fn block(w: &World, inspector: &str, code: &str) {
+    let report = json!({
+        "kind": "INVALID_CODE",
+        "code": tanba_core::MarkingCode::parse(code).expect("code").human_readable(),
+        "place": {"address": "Алматы, Абая 12"},
+        "comment": "Проверьте, пожалуйста.",
+    });
+    let sent =
+        common::reports::send(&w.app, "", &report, vec![common::reports::png(32, 24)], &[]).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let number = sent.body["number"].as_str().expect("number");
+    for body in [
+        json!({"status": "in_review"}),
+        json!({"status": "confirmed", "block_code": true}),
+    ] {
+        let (status, answer) = eds::call(
+            &w.app,
+            "POST",
+            &format!("/v1/inspections/reports/{number}/status"),
+            Some(inspector),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
 on_every_database!(
     an_acceptance_is_refused_whole_when_a_code_was_blocked_meanwhile,
     |db: Db| async move {
@@ -870,31 +899,7 @@ on_every_database!(
         let id = shipped["id"].as_str().expect("id").to_owned();
 
         // A citizen reports the second code; an inspector confirms and blocks it.
-        let report = json!({
-            "kind": "INVALID_CODE",
-            "code": tanba_core::MarkingCode::parse(b).expect("code").human_readable(),
-            "place": {"address": "Алматы, Абая 12"},
-            "comment": "Проверьте, пожалуйста.",
-        });
-        let sent =
-            common::reports::send(&w.app, "", &report, vec![common::reports::png(32, 24)], &[])
-                .await;
-        assert_eq!(sent.status, 201, "{}", sent.body);
-        let number = sent.body["number"].as_str().expect("number");
-        for body in [
-            json!({"status": "in_review"}),
-            json!({"status": "confirmed", "block_code": true}),
-        ] {
-            let (status, answer) = eds::call(
-                &w.app,
-                "POST",
-                &format!("/v1/inspections/reports/{number}/status"),
-                Some(&inspector),
-                Some(&body),
-            )
-            .await;
-            assert_eq!(status, 200, "{answer}");
-        }
+        block(&w, &inspector, b).await;
 
         // The buyer cannot take the shipment: nothing moves, the reason is on it.
         let (status, body) = post(
@@ -1311,6 +1316,153 @@ on_every_database!(
         // The shop may ship box2 now that it stands alone.
         let back = submit(&w, &shop, "ship-box2", &shipment(&[&box2], &maker)).await;
         assert_eq!(back["status"], "WAIT_ACCEPTANCE", "{back}");
+    }
+);
+
+on_every_database!(
+    a_package_moves_whole_and_a_blocked_unit_inside_stops_it,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let (_, inspector) = eds::staff(
+            &w.app,
+            &w.settings,
+            &w.ca,
+            &eds::test_iin(77),
+            "Инспектор",
+            "inspector",
+        )
+        .await;
+        let all = codes(&w, &maker, GTIN, 4).await;
+        let [a, b, c, d] = [&all[0], &all[1], &all[2], &all[3]];
+        let applied = json!({"kind": "application", "codes": all});
+        assert_eq!(
+            submit(&w, &maker, "apply", &applied).await["status"],
+            "CHECKED_OK"
+        );
+        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c, d])).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        let (box1, box2, pallet) = (sscc(1), sscc(2), sscc(3));
+        let boxes = aggregation(&[(&box1, vec![a, b]), (&box2, vec![c, d])]);
+        assert_eq!(
+            submit(&w, &maker, "pack", &boxes).await["status"],
+            "CHECKED_OK"
+        );
+        let onto = aggregation(&[(&pallet, vec![&box1])]);
+        assert_eq!(
+            submit(&w, &maker, "palletise", &onto).await["status"],
+            "CHECKED_OK"
+        );
+        // A unit's row keeps the owner it had when packed; the package's
+        // owner is every unit's inside it.
+        let stale = "SELECT COUNT(*) FROM codes c \
+            JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+            JOIN packages p ON p.sscc = pc.package WHERE c.owner <> p.owner";
+        assert_eq!(common::raw_count(&db, stale).await, 0);
+
+        // The pallet and the box ship; while they wait, an inspector blocks
+        // a unit on the pallet. The buyer cannot take the shipment, and the
+        // refusal names that unit.
+        let shipped = submit(&w, &maker, "ship", &shipment(&[&pallet, &box2], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let ship_id = shipped["id"].as_str().expect("id").to_owned();
+        block(&w, &inspector, b).await;
+        let (status, body) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{ship_id}/accept"),
+            "accept-blocked",
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        let waiting = settled(&w, &shop.token, &ship_id, "ru").await;
+        assert_eq!(waiting["status"], "WAIT_ACCEPTANCE");
+        assert_eq!(error_codes(&waiting), ["blocked"], "{waiting}");
+        assert_eq!(waiting["errors"][0]["code"], pallet.as_str(), "{waiting}");
+        let named = waiting["errors"][0]["unit"].as_str().expect("the unit");
+        let identity = |c: &str| {
+            tanba_core::MarkingCode::parse(c)
+                .expect("a unit")
+                .identity()
+        };
+        assert_eq!(identity(named), identity(b), "{waiting}");
+        for code in [a, b, c, d] {
+            assert_eq!(history(&w, &shop.token, code, "").await.0, 404);
+        }
+        // The seller takes it back: every unit has its shipment and its
+        // cancellation, the blocked one too, still blocked.
+        let (status, body) = post(
+            &w,
+            &maker.token,
+            &format!("/v1/documents/{ship_id}/cancel"),
+            "cancel",
+        )
+        .await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
+        let on_pallet = ["aggregate", "aggregate", "ship"];
+        let in_box = ["aggregate", "ship", "cancel_shipment"];
+        for (code, after) in [
+            (a, &[&on_pallet[..], &["cancel_shipment"]].concat()),
+            (b, &[&on_pallet[..], &["block", "cancel_shipment"]].concat()),
+            (c, &in_box.to_vec()),
+            (d, &in_box.to_vec()),
+        ] {
+            let (status, story) = history(&w, &maker.token, code, "").await;
+            assert_eq!(status, 200, "{story}");
+            assert_eq!(operations(&story)[2..], after[..], "{story}");
+            let last = story["events"].as_array().and_then(|e| e.last());
+            let blocked = last.map(|e| e["blocked"].clone());
+            assert_eq!(blocked, Some(json!(code == b)), "{story}");
+        }
+        assert_eq!(scan(&w.app, b).await.1, "blocked");
+        assert_eq!(scan(&w.app, a).await.1, "genuine");
+
+        // The pallet with the blocked unit does not ship again; the other
+        // box does, and the buyer takes it.
+        let again = submit(&w, &maker, "ship-again", &shipment(&[&pallet], &shop)).await;
+        assert_eq!(again["status"], "CHECKED_NOT_OK", "{again}");
+        assert_eq!(error_codes(&again), ["blocked"], "{again}");
+        assert_eq!(again["errors"][0]["unit"], waiting["errors"][0]["unit"]);
+        let shipped = submit(&w, &maker, "ship-box", &shipment(&[&box2], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let ship_id = shipped["id"].as_str().expect("id").to_owned();
+        let (status, accepted) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{ship_id}/accept"),
+            "accept",
+        )
+        .await;
+        assert_eq!(
+            (status, accepted["status"].as_str()),
+            (200, Some("ACCEPTED"))
+        );
+        for code in [c, d] {
+            assert_eq!(history(&w, &maker.token, code, "").await.0, 404);
+            let (status, story) = history(&w, &shop.token, code, "").await;
+            assert_eq!(status, 200, "{story}");
+            assert_eq!(
+                operations(&story)[2..],
+                [&in_box[..], &["ship", "accept"]].concat(),
+                "{story}"
+            );
+        }
+        // The units inside did not change hands row by row: their package did.
+        assert_eq!(common::raw_count(&db, stale).await, 2);
+        let (status, theirs) = package(&w, &shop.token, &box2).await;
+        assert_eq!(status, 200, "{theirs}");
+        // Unpacked, each unit is the buyer's by its own row, and sells.
+        let unbox = json!({"kind": "disaggregation", "codes": [&box2]});
+        assert_eq!(
+            submit(&w, &shop, "unbox", &unbox).await["status"],
+            "CHECKED_OK"
+        );
+        assert_eq!(common::raw_count(&db, stale).await, 0);
+        let sold = json!({"kind": "withdrawal", "codes": [c, d], "reason": "RETAIL"});
+        let sold = submit(&w, &shop, "sell", &sold).await;
+        assert_eq!(sold["status"], "CHECKED_OK", "{sold}");
+        assert_eq!(scan(&w.app, c).await.0, "RETIRED");
     }
 );
 

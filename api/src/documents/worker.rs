@@ -266,6 +266,16 @@ struct Moving<'a> {
     missed: bool,
     /// What happens to the packages listed.
     packages: Packages<'a>,
+    /// Every operation of the plan keeps every state it accepts (a
+    /// shipment's `Ship`, `Accept` and `CancelShipment`): a package listed
+    /// whole moves as a package ([`Moving::move_packed`]).
+    keeps: bool,
+    /// The codes recorded through their packages, not one by one.
+    packed: usize,
+    /// The packages to pass to the plan's new owner once every code has
+    /// passed: a packed code's owner is its package's, so a package must
+    /// not change hands before the codes in it are checked.
+    reowned: Vec<Sscc>,
 }
 
 /// What a document does to the packages it lists (see [`Moving::page`]).
@@ -339,13 +349,34 @@ async fn move_document(
     doc: &Document,
     plan: Plan<'_>,
     actor: &str,
-) -> anyhow::Result<Option<(Identities, Vec<DocumentError>)>> {
+) -> anyhow::Result<Option<Moved>> {
     let mut moving = Moving::new(doc, plan, actor, Packages::Whole);
     moving.all(tx, store).await?;
     if moving.missed {
         return Ok(None);
     }
-    Ok(Some((moving.touched, moving.errors)))
+    if let Some(owner) = plan.new_owner
+        && moving.errors.is_empty()
+    {
+        for p in &moving.reowned {
+            tx.set_package_owner(p, owner).await?;
+        }
+    }
+    Ok(Some(Moved {
+        codes: moving.touched.len() + moving.packed,
+        touched: moving.touched,
+        errors: moving.errors,
+    }))
+}
+
+/// What [`move_document`] did.
+struct Moved {
+    /// The codes whose rows it wrote, whose cards to invalidate.
+    touched: Identities,
+    /// How many codes it recorded: those and the codes inside packages
+    /// that moved as packages, whose rows (and cards) did not change.
+    codes: usize,
+    errors: Vec<DocumentError>,
 }
 
 fn digest(identity: &str) -> u128 {
@@ -369,7 +400,47 @@ impl<'a> Moving<'a> {
             errors: Vec::new(),
             touched: Identities::default(),
             packages,
+            keeps: plan
+                .operations
+                .iter()
+                .all(|op| tanba_core::lifecycle::kept_by(*op).is_some()),
+            packed: 0,
+            reowned: Vec::new(),
         }
+    }
+
+    /// Moves the codes in `packages` (a package listed whole and every
+    /// package inside it) as packages, when the plan keeps every state:
+    /// their shared state ([`Tx::packed_state`]) takes the plan's steps
+    /// once, and each code gets its events in one statement per step
+    /// ([`Tx::record_packed`]), with no read or write of its row. Returns
+    /// the codes an inspector blocked, which are checked (and refused) one
+    /// by one; `None` when the packages do not move as a whole (nothing in
+    /// them but blocked codes, or the shared state refuses a step), to be
+    /// checked code by code so that every refusal is listed.
+    async fn move_packed(
+        &mut self,
+        tx: &mut Tx,
+        packages: &[Sscc],
+    ) -> anyhow::Result<Option<Vec<MarkingCode>>> {
+        let Some(mut state) = tx.packed_state(packages).await? else {
+            return Ok(None);
+        };
+        let mut steps = Vec::with_capacity(self.plan.operations.len());
+        for &operation in self.plan.operations {
+            let Ok(next) = transition(state, operation) else {
+                return Ok(None);
+            };
+            steps.push((operation, next));
+            state = next;
+        }
+        let apart = tx.packed_blocked(packages).await?;
+        if !self.missed && (self.plan.lenient || self.errors.is_empty()) {
+            self.packed += tx
+                .record_packed(packages, &steps, &apart, &self.source, Some(self.actor))
+                .await?;
+        }
+        Ok(Some(apart))
     }
 
     /// Reads the document's items a page at a time and moves them; stops
@@ -450,12 +521,16 @@ impl<'a> Moving<'a> {
                         self.errors.push(e);
                         continue;
                     }
-                    let (codes, packages) = tx.package_contents(&sscc).await?;
-                    if let Some(owner) = self.plan.new_owner {
-                        for p in &packages {
-                            tx.set_package_owner(p, owner).await?;
-                        }
-                    }
+                    let packages = tx.package_tree(&sscc).await?;
+                    let apart = match self.keeps {
+                        true => self.move_packed(tx, &packages).await?,
+                        false => None,
+                    };
+                    let codes = match apart {
+                        Some(apart) => apart,
+                        None => tx.package_contents(&sscc).await?.0,
+                    };
+                    self.reowned.extend(packages);
                     codes
                 }
                 Packages::Pack(packing) => {
@@ -707,7 +782,7 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         Some(d) if d.status == DocumentStatus::InProgress => {}
         _ => return tx.rollback().await,
     }
-    let (touched, mut errors) = match doc.kind {
+    let moved = match doc.kind {
         DocumentKind::Aggregation => aggregate(&mut tx, store, &doc, &sender).await?,
         DocumentKind::Disaggregation => disaggregate(&mut tx, store, &doc, &sender).await?,
         kind => {
@@ -726,6 +801,11 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
                 .ok_or_else(|| anyhow::anyhow!("a plan that is not optimistic missed"))?
         }
     };
+    let Moved {
+        touched,
+        codes,
+        mut errors,
+    } = moved;
     let mut audit = AuditEntry::new("document.check");
     audit.actor = Some(sender);
     audit.object = Some(id.to_string());
@@ -733,14 +813,13 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
     if errors.is_empty() {
         let next = document_step(doc.kind, doc.status, DocumentStep::Passed)?;
         tx.set_document_status(id, next).await?;
-        audit.detail =
-            json!({"kind": doc.kind.as_str(), "status": next.as_str(), "codes": touched.len()});
+        audit.detail = json!({"kind": doc.kind.as_str(), "status": next.as_str(), "codes": codes});
         tx.audit(audit).await?;
         tx.commit().await?;
         // After the commit, never before: a scan in between reloads the
         // committed state.
         cards.invalidate_many(&touched).await;
-        tracing::info!(document = %id, status = next.as_str(), codes = touched.len(), "document applied");
+        tracing::info!(document = %id, status = next.as_str(), codes, "document applied");
         return Ok(());
     }
 
@@ -805,7 +884,7 @@ async fn aggregate(
     store: &Store,
     doc: &Document,
     actor: &str,
-) -> anyhow::Result<(Identities, Vec<DocumentError>)> {
+) -> anyhow::Result<Moved> {
     let packages = packages_of(doc)?;
     let mut errors = Vec::new();
     let mut new: HashSet<String> = HashSet::new();
@@ -946,7 +1025,11 @@ async fn aggregate(
             tx.set_package_parent(sscc, packing.into[*n]).await?;
         }
     }
-    Ok((touched, errors))
+    Ok(Moved {
+        codes: touched.len(),
+        touched,
+        errors,
+    })
 }
 
 /// Checks a disaggregation and, when nothing is wrong, dissolves each
@@ -961,7 +1044,7 @@ async fn disaggregate(
     store: &Store,
     doc: &Document,
     actor: &str,
-) -> anyhow::Result<(Identities, Vec<DocumentError>)> {
+) -> anyhow::Result<Moved> {
     let plan = Plan {
         operations: &[Operation::Disaggregate],
         new_owner: None,
@@ -986,7 +1069,11 @@ async fn disaggregate(
             tx.dissolve_package(sscc).await?;
         }
     }
-    Ok((touched, errors))
+    Ok(Moved {
+        codes: touched.len(),
+        touched,
+        errors,
+    })
 }
 
 /// What came of an answer to a shipment.
@@ -1111,8 +1198,11 @@ impl Settling<'_> {
         // Codes listed alone were checked to be in no package when shipped,
         // and a code waiting in a shipment cannot be packed since.
         let moving = move_document(&mut tx, store, &doc, plan, actor).await?;
-        let Some((moved, mut errors)) =
-            moving.filter(|(_, errors)| !optimistic || errors.is_empty())
+        let Some(Moved {
+            touched,
+            codes,
+            mut errors,
+        }) = moving.filter(|m| !optimistic || m.errors.is_empty())
         else {
             tx.rollback().await?;
             return Ok(None);
@@ -1131,9 +1221,8 @@ impl Settling<'_> {
             }
             tx.set_document_errors(id, &[]).await?;
         }
-        let recorded = moved.len();
         tx.set_document_status(id, next).await?;
-        audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": recorded});
+        audit.detail = json!({"from": doc.status.as_str(), "to": next.as_str(), "codes": codes});
         tx.audit(audit).await?;
         let doc = Document {
             status: next,
@@ -1146,7 +1235,7 @@ impl Settling<'_> {
         }
         tx.commit().await?;
         if step == DocumentStep::Accept {
-            cards.invalidate_many(&moved).await;
+            cards.invalidate_many(&touched).await;
         }
         Ok(Some(Settled::Moved(doc, answer)))
     }

@@ -11,11 +11,13 @@
 
 use serde_json::json;
 use tanba_core::lifecycle::{CodeState, Operation};
+use tanba_core::{MarkingCode, Sscc};
 use time::OffsetDateTime;
 
-use super::codes::{state_from_columns, status_columns};
+use super::Tx;
+use super::codes::{gtin_number, state_from_columns, status_columns};
+use super::documents::{DocumentItem, code_of};
 use super::scan::{EventSource, operation_name};
-use super::{Tx, documents::DocumentItem};
 use crate::ids::{DocumentId, ParticipantId};
 
 /// A code's row as a document's check needs it.
@@ -75,6 +77,12 @@ async fn copy_in(
     Ok(())
 }
 
+/// SSCCs as their 18 digits, as `packages.sscc` and `package_codes.package`
+/// store them.
+fn ssccs(packages: &[Sscc]) -> Vec<&str> {
+    packages.iter().map(Sscc::as_str).collect()
+}
+
 fn now_ms() -> anyhow::Result<i64> {
     Ok(i64::try_from(
         OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
@@ -118,14 +126,16 @@ impl Tx {
         const PENDING: &str = "(SELECT d.id FROM document_items di JOIN documents d ON d.id = di.document \
             WHERE di.gtin = c.gtin AND di.serial = c.serial AND d.status = 'WAIT_ACCEPTANCE' \
             AND d.id <> $2 LIMIT 1)";
+        use super::codes::OWNER;
         let rows: Vec<RowTuple> = match self {
             Tx::Postgres(t) => {
                 probe_by_key(t).await?;
                 let sql = format!(
-                    "SELECT u.i - 1, c.owner, c.status, c.reason, c.blocked, pc.package, {PENDING} \
+                    "SELECT u.i - 1, {OWNER}, c.status, c.reason, c.blocked, pc.package, {PENDING} \
                      FROM unnest($1::int8[], $3::text[]) WITH ORDINALITY AS u(gtin, serial, i) \
                      JOIN codes c ON c.gtin = u.gtin AND c.serial = u.serial \
                      LEFT JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+                     LEFT JOIN packages p ON p.sscc = pc.package \
                      ORDER BY u.i FOR UPDATE OF c"
                 );
                 let gtins: Vec<i64> = keys.iter().map(|(g, _)| *g).collect();
@@ -139,11 +149,12 @@ impl Tx {
             }
             Tx::Sqlite(t) => {
                 let sql = format!(
-                    "SELECT j.key, c.owner, c.status, c.reason, c.blocked, pc.package, {PENDING} \
+                    "SELECT j.key, {OWNER}, c.status, c.reason, c.blocked, pc.package, {PENDING} \
                      FROM json_each($1) j \
                      JOIN codes c ON c.gtin = json_extract(j.value, '$[0]') \
                         AND c.serial = json_extract(j.value, '$[1]') \
-                     LEFT JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial"
+                     LEFT JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+                     LEFT JOIN packages p ON p.sscc = pc.package"
                 );
                 let list: Vec<serde_json::Value> =
                     keys.iter().map(|(g, s)| json!([g, s])).collect();
@@ -417,6 +428,146 @@ impl Tx {
                 Ok(moved.len())
             }
         }
+    }
+
+    /// The state of a code in `packages` that is not blocked; `None` when
+    /// they hold none. Every code in a package that is not blocked shares
+    /// one state: an aggregation packs codes of one status that are not
+    /// blocked, and from then on a packed code changes only with its whole
+    /// package (a code listed alone must be in no package), every code by
+    /// the same step; an inspector's block is the only exception
+    /// ([`Tx::packed_blocked`]).
+    pub async fn packed_state(&mut self, packages: &[Sscc]) -> anyhow::Result<Option<CodeState>> {
+        let row: Option<(i16, Option<i16>)> = match self {
+            Tx::Postgres(t) => {
+                probe_by_key(t).await?;
+                const SQL: &str = "SELECT c.status, c.reason FROM package_codes pc \
+                    JOIN codes c ON c.gtin = pc.gtin AND c.serial = pc.serial \
+                    WHERE pc.package = ANY($1) AND NOT c.blocked LIMIT 1";
+                sqlx::query_as(SQL)
+                    .bind(ssccs(packages))
+                    .fetch_optional(&mut **t)
+                    .await?
+            }
+            Tx::Sqlite(t) => {
+                const SQL: &str = "SELECT c.status, c.reason FROM package_codes pc \
+                    JOIN codes c ON c.gtin = pc.gtin AND c.serial = pc.serial \
+                    WHERE pc.package IN (SELECT value FROM json_each($1)) AND NOT c.blocked LIMIT 1";
+                sqlx::query_as(SQL)
+                    .bind(json!(ssccs(packages)).to_string())
+                    .fetch_optional(&mut **t)
+                    .await?
+            }
+        };
+        row.map(|(status, reason)| state_from_columns(status, reason, false))
+            .transpose()
+    }
+
+    /// The codes in `packages` that an inspector blocked, in key order,
+    /// found through the index of blocked codes rather than by reading
+    /// every code inside.
+    pub async fn packed_blocked(&mut self, packages: &[Sscc]) -> anyhow::Result<Vec<MarkingCode>> {
+        let keys: Vec<(i64, String)> = match self {
+            Tx::Postgres(t) => {
+                probe_by_key(t).await?;
+                const SQL: &str = "SELECT c.gtin, c.serial FROM codes c \
+                    JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+                    WHERE c.blocked AND pc.package = ANY($1) ORDER BY c.gtin, c.serial";
+                sqlx::query_as(SQL)
+                    .bind(ssccs(packages))
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+            Tx::Sqlite(t) => {
+                const SQL: &str = "SELECT c.gtin, c.serial FROM codes c \
+                    JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+                    WHERE c.blocked AND pc.package IN (SELECT value FROM json_each($1)) \
+                    ORDER BY c.gtin, c.serial";
+                sqlx::query_as(SQL)
+                    .bind(json!(ssccs(packages)).to_string())
+                    .fetch_all(&mut **t)
+                    .await?
+            }
+        };
+        keys.iter().map(|(g, s)| code_of(*g, s)).collect()
+    }
+
+    /// Appends `steps` to the history of every code in `packages` but those
+    /// of `except`, each step in one statement over the packages' codes,
+    /// with no read or write of the codes themselves: for a step that keeps
+    /// every code's state (see [`Tx::packed_state`]) and moves the packages
+    /// as a whole. Returns how many codes it recorded.
+    pub async fn record_packed(
+        &mut self,
+        packages: &[Sscc],
+        steps: &[(Operation, CodeState)],
+        except: &[MarkingCode],
+        source: &EventSource,
+        actor: Option<&str>,
+    ) -> anyhow::Result<usize> {
+        let at = now_ms()?;
+        let except: Vec<(i64, &str)> = except
+            .iter()
+            .map(|c| Ok((gtin_number(c.gtin())?, c.serial().as_str())))
+            .collect::<anyhow::Result<_>>()?;
+        let mut codes = 0;
+        for (operation, after) in steps {
+            let (status, reason) = status_columns(after.status);
+            let written = match self {
+                Tx::Postgres(t) => {
+                    probe_by_key(t).await?;
+                    const SQL: &str = "INSERT INTO code_events \
+                        (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+                        SELECT pc.gtin, pc.serial, $2, $3, $4, $5, $6, $7, $8, $9 FROM package_codes pc \
+                        WHERE pc.package = ANY($1) AND NOT EXISTS (SELECT 1 \
+                          FROM unnest($10::int8[], $11::text[]) AS x(gtin, serial) \
+                          WHERE x.gtin = pc.gtin AND x.serial = pc.serial) \
+                        ORDER BY pc.gtin, pc.serial";
+                    sqlx::query(SQL)
+                        .bind(ssccs(packages))
+                        .bind(at)
+                        .bind(operation_name(*operation))
+                        .bind(status)
+                        .bind(reason)
+                        .bind(after.blocked)
+                        .bind(actor)
+                        .bind(source.kind.as_str())
+                        .bind(source.id.as_deref())
+                        .bind(except.iter().map(|k| k.0).collect::<Vec<_>>())
+                        .bind(except.iter().map(|k| k.1).collect::<Vec<_>>())
+                        .execute(&mut **t)
+                        .await?
+                        .rows_affected()
+                }
+                Tx::Sqlite(t) => {
+                    const SQL: &str = "INSERT INTO code_events \
+                        (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+                        SELECT pc.gtin, pc.serial, $2, $3, $4, $5, $6, $7, $8, $9 FROM package_codes pc \
+                        WHERE pc.package IN (SELECT value FROM json_each($1)) AND NOT EXISTS (SELECT 1 \
+                          FROM json_each($10) x WHERE json_extract(x.value, '$[0]') = pc.gtin \
+                            AND json_extract(x.value, '$[1]') = pc.serial) \
+                        ORDER BY pc.gtin, pc.serial";
+                    let except: Vec<serde_json::Value> =
+                        except.iter().map(|(g, s)| json!([g, s])).collect();
+                    sqlx::query(SQL)
+                        .bind(json!(ssccs(packages)).to_string())
+                        .bind(at)
+                        .bind(operation_name(*operation))
+                        .bind(status)
+                        .bind(reason)
+                        .bind(after.blocked)
+                        .bind(actor)
+                        .bind(source.kind.as_str())
+                        .bind(source.id.as_deref())
+                        .bind(serde_json::Value::Array(except).to_string())
+                        .execute(&mut **t)
+                        .await?
+                        .rows_affected()
+                }
+            };
+            codes = usize::try_from(written)?;
+        }
+        Ok(codes)
     }
 
     /// Stores a document's codes, each at its position, in one statement.

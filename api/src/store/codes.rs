@@ -27,6 +27,19 @@ pub const STATUS_INTRODUCED: i16 = 2;
 pub const STATUS_RETIRED: i16 = 3;
 pub const STATUS_WRITTEN_OFF: i16 = 4;
 
+/// A code's owner as SQL, over `codes c` left-joined to its row in
+/// `package_codes pc` and that package's row in `packages p`: a packed
+/// code's owner is its package's. A shipment of packages moves the
+/// packages, not each code inside them (and every package in a package
+/// has that package's owner), so `codes.owner` of a packed code is the
+/// owner it had when it was packed, until it leaves the package
+/// ([`Tx::dissolve_package`]).
+pub const OWNER: &str = "COALESCE(p.owner, c.owner)";
+
+/// The joins [`OWNER`] reads through, after `FROM codes c`.
+pub const OWNER_JOINS: &str = "LEFT JOIN package_codes pc ON pc.gtin = c.gtin AND pc.serial = c.serial \
+    LEFT JOIN packages p ON p.sscc = pc.package";
+
 /// A status as its stored columns: (`codes.status`, `codes.reason`).
 pub fn status_columns(status: Status) -> (i16, Option<i16>) {
     fn index<T: PartialEq>(all: &[T], x: &T) -> Option<i16> {

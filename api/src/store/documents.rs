@@ -453,15 +453,19 @@ impl Store {
         ids.iter().map(|s| Ok(s.parse()?)).collect()
     }
 
-    /// The code's current owner; `None` when the code is not stored.
+    /// The code's current owner (a packed code's is its package's); `None`
+    /// when the code is not stored.
     pub async fn code_owner(
         &self,
         gtin: &Gtin,
         serial: &Serial,
     ) -> anyhow::Result<Option<ParticipantId>> {
-        const SQL: &str = "SELECT owner FROM codes WHERE gtin = $1 AND serial = $2";
+        use super::codes::{OWNER, OWNER_JOINS};
+        let sql = format!(
+            "SELECT {OWNER} FROM codes c {OWNER_JOINS} WHERE c.gtin = $1 AND c.serial = $2"
+        );
         let owner: Option<uuid::Uuid> = with_pool!(self, p => {
-            sqlx::query_scalar(SQL)
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(gtin_number(gtin)?)
                 .bind(serial.as_str())
                 .fetch_optional(p)

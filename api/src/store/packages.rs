@@ -96,24 +96,40 @@ impl Tx {
         Ok((codes, children))
     }
 
+    /// The package and every package inside it at every depth, the package
+    /// itself first.
+    pub async fn package_tree(&mut self, sscc: &Sscc) -> anyhow::Result<Vec<Sscc>> {
+        const CHILDREN: &str = "SELECT sscc FROM packages WHERE parent = $1 ORDER BY sscc";
+        let mut packages = vec![sscc.clone()];
+        let mut next = 0;
+        while next < packages.len() {
+            let children: Vec<String> = with_tx!(self, c => {
+                sqlx::query_scalar(CHILDREN)
+                    .bind(packages[next].as_str())
+                    .fetch_all(&mut *c)
+                    .await?
+            });
+            for child in children {
+                let child = sscc_of(&child)?;
+                if !packages.contains(&child) {
+                    packages.push(child);
+                }
+            }
+            next += 1;
+        }
+        Ok(packages)
+    }
+
     /// Everything inside the package at every depth: the codes, and the
     /// packages (the package itself first).
     pub async fn package_contents(
         &mut self,
         sscc: &Sscc,
     ) -> anyhow::Result<(Vec<MarkingCode>, Vec<Sscc>)> {
+        let packages = self.package_tree(sscc).await?;
         let mut codes = Vec::new();
-        let mut packages = vec![sscc.clone()];
-        let mut next = 0;
-        while next < packages.len() {
-            let (mut c, children) = self.package_members(&packages[next].clone()).await?;
-            codes.append(&mut c);
-            for child in children {
-                if !packages.contains(&child) {
-                    packages.push(child);
-                }
-            }
-            next += 1;
+        for p in &packages {
+            codes.append(&mut self.package_members(p).await?.0);
         }
         Ok((codes, packages))
     }
@@ -190,11 +206,18 @@ impl Tx {
 
     /// Dissolves a package one level: its codes and the packages in it stand
     /// alone, and the package is removed (its SSCC may be packed again).
+    /// Each code leaving it takes the package's owner, which it had only
+    /// through the package while packed (see `codes::OWNER`); the packages
+    /// in it have that owner already.
     pub async fn dissolve_package(&mut self, sscc: &Sscc) -> anyhow::Result<()> {
+        const OWNERS: &str = "UPDATE codes SET owner = p.owner \
+            FROM package_codes pc JOIN packages p ON p.sscc = pc.package \
+            WHERE pc.package = $1 AND codes.gtin = pc.gtin AND codes.serial = pc.serial \
+              AND codes.owner <> p.owner";
         const CODES: &str = "DELETE FROM package_codes WHERE package = $1";
         const CHILDREN: &str = "UPDATE packages SET parent = NULL WHERE parent = $1";
         const PACKAGE: &str = "DELETE FROM packages WHERE sscc = $1";
-        for sql in [CODES, CHILDREN, PACKAGE] {
+        for sql in [OWNERS, CODES, CHILDREN, PACKAGE] {
             with_tx!(self, c => {
                 sqlx::query(sql).bind(sscc.as_str()).execute(&mut *c).await.map(|_| ())?
             });

@@ -14,7 +14,9 @@ use tanba_core::lifecycle::{CodeState, Operation, TransitionError, transition};
 use tanba_core::{CryptoTail, Gtin, KeyId, MarkingCode, Serial};
 use time::OffsetDateTime;
 
-use super::codes::{gtin_number, state_from_columns, status_columns, status_from_columns};
+use super::codes::{
+    OWNER, OWNER_JOINS, gtin_number, state_from_columns, status_columns, status_from_columns,
+};
 use super::{Pool, Store, Tx};
 use crate::ids::ParticipantId;
 
@@ -124,7 +126,9 @@ pub fn operation_name(operation: Operation) -> &'static str {
 
 type Row = (i64, String, String, Vec<u8>, i16, Option<i16>, bool, i64);
 
-const COLUMNS: &str = "gtin, serial, key_id, signature, status, reason, blocked, emitted_at";
+/// Over `codes c`.
+const COLUMNS: &str =
+    "c.gtin, c.serial, c.key_id, c.signature, c.status, c.reason, c.blocked, c.emitted_at";
 
 fn from_row(
     (gtin, serial, key_id, signature, status, reason, blocked, emitted_at): Row,
@@ -154,7 +158,7 @@ impl Store {
         gtin: &Gtin,
         serial: &Serial,
     ) -> anyhow::Result<Option<StoredCode>> {
-        let sql = format!("SELECT {COLUMNS} FROM codes WHERE gtin = $1 AND serial = $2");
+        let sql = format!("SELECT {COLUMNS} FROM codes c WHERE c.gtin = $1 AND c.serial = $2");
         let sql = sqlx::AssertSqlSafe(sql);
         let row: Option<Row> = with_pool!(self, p => {
             sqlx::query_as(sql)
@@ -166,15 +170,16 @@ impl Store {
         row.map(from_row).transpose()
     }
 
-    /// Up to `limit` codes of one owner, in key order (for the demo, which
-    /// lists the codes it seeded).
+    /// Up to `limit` codes of one owner (a packed code's is its package's),
+    /// in key order (for the demo, which lists the codes it seeded).
     pub async fn codes_of_owner(
         &self,
         owner: ParticipantId,
         limit: i64,
     ) -> anyhow::Result<Vec<StoredCode>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM codes WHERE owner = $1 ORDER BY gtin, serial LIMIT $2");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM codes c {OWNER_JOINS} WHERE {OWNER} = $1 ORDER BY c.gtin, c.serial LIMIT $2"
+        );
         let sql = sqlx::AssertSqlSafe(sql);
         let rows: Vec<Row> = with_pool!(self, p => {
             sqlx::query_as(sql)

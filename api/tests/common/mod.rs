@@ -189,6 +189,31 @@ where
     }
 }
 
+/// The count a `SELECT COUNT(*) …` over the test's database answers, read
+/// straight from the tables rather than through the service: for what no
+/// endpoint shows (which rows a document wrote).
+pub async fn raw_count(db: &Db, sql: &str) -> i64 {
+    use sqlx::Connection as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if db.label == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&db.url)
+            .await
+            .expect("postgres");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut c)
+            .await
+            .expect("count")
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("sqlite");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut c)
+            .await
+            .expect("count")
+    }
+}
+
 /// Runs a test body against SQLite and, when configured, PostgreSQL.
 #[macro_export]
 macro_rules! on_every_database {
