@@ -70,21 +70,20 @@ fn shipment(codes: &[&String], to: &Party) -> Value {
     json!({"kind": "shipment", "codes": items, "receiver": to.bin})
 }
 
+/// An inspector's session token.
+async fn inspector(w: &World) -> String {
+    let iin = eds::test_iin(77);
+    let (_, token) = eds::staff(&w.app, &w.settings, &w.ca, &iin, "Инспектор", "inspector").await;
+    token
+}
+
 on_every_database!(
     codes_go_through_their_whole_life_by_documents,
     |db: Db| async move {
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let (_, inspector) = eds::staff(
-            &w.app,
-            &w.settings,
-            &w.ca,
-            &eds::test_iin(77),
-            "Инспектор",
-            "inspector",
-        )
-        .await;
+        let inspector = inspector(&w).await;
         let all = codes(&w, &maker, GTIN, 4).await;
         let [a, b, c, d] = [&all[0], &all[1], &all[2], &all[3]];
         assert_eq!(scan(&w.app, a).await.0, "EMITTED");
@@ -745,15 +744,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let stranger = party(&w, 4, &["wholesaler"]).await;
-        let (_, inspector) = eds::staff(
-            &w.app,
-            &w.settings,
-            &w.ca,
-            &eds::test_iin(77),
-            "Инспектор",
-            "inspector",
-        )
-        .await;
+        let inspector = inspector(&w).await;
         let mine = codes(&w, &maker, GTIN, 1).await;
         let doc = submit(
             &w,
@@ -871,15 +862,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let (_, inspector) = eds::staff(
-            &w.app,
-            &w.settings,
-            &w.ca,
-            &eds::test_iin(77),
-            "Инспектор",
-            "inspector",
-        )
-        .await;
+        let inspector = inspector(&w).await;
         let mine = codes(&w, &maker, GTIN, 2).await;
         let [a, b] = [&mine[0], &mine[1]];
         let applied = submit(
@@ -1325,15 +1308,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let (_, inspector) = eds::staff(
-            &w.app,
-            &w.settings,
-            &w.ca,
-            &eds::test_iin(77),
-            "Инспектор",
-            "inspector",
-        )
-        .await;
+        let inspector = inspector(&w).await;
         let all = codes(&w, &maker, GTIN, 4).await;
         let [a, b, c, d] = [&all[0], &all[1], &all[2], &all[3]];
         let applied = json!({"kind": "application", "codes": all});
