@@ -272,6 +272,10 @@ struct Moving<'a> {
     keeps: bool,
     /// The codes recorded through their packages, not one by one.
     packed: usize,
+    /// Packages that move as packages whose codes' events are not written
+    /// yet, grouped by the steps they take, with the blocked codes in them
+    /// to leave out ([`Moving::record_packed`]).
+    unrecorded: Vec<Unrecorded>,
     /// The packages to pass to the plan's new owner once every code has
     /// passed: a packed code's owner is its package's, so a package must
     /// not change hands before the codes in it are checked.
@@ -369,6 +373,19 @@ async fn move_document(
     }))
 }
 
+/// Packages whose codes all take the same `steps`, to be recorded in one
+/// statement per step.
+struct Unrecorded {
+    steps: Vec<(Operation, CodeState)>,
+    packages: Vec<Sscc>,
+    except: Vec<MarkingCode>,
+}
+
+/// How many packages' events wait to be written at most: one statement per
+/// step over a document's packages writes each code's event in key order,
+/// half the time of one statement per package on 10,000,000 stored codes.
+const UNRECORDED_PACKAGES: usize = 10_000;
+
 /// What [`move_document`] did.
 struct Moved {
     /// The codes whose rows it wrote, whose cards to invalidate.
@@ -405,6 +422,7 @@ impl<'a> Moving<'a> {
                 .iter()
                 .all(|op| tanba_core::lifecycle::kept_by(*op).is_some()),
             packed: 0,
+            unrecorded: Vec::new(),
             reowned: Vec::new(),
         }
     }
@@ -412,12 +430,12 @@ impl<'a> Moving<'a> {
     /// Moves the codes in `packages` (a package listed whole and every
     /// package inside it) as packages, when the plan keeps every state:
     /// their shared state ([`Tx::packed_state`]) takes the plan's steps
-    /// once, and each code gets its events in one statement per step
-    /// ([`Tx::record_packed`]), with no read or write of its row. Returns
-    /// the codes an inspector blocked, which are checked (and refused) one
-    /// by one; `None` when the packages do not move as a whole (nothing in
-    /// them but blocked codes, or the shared state refuses a step), to be
-    /// checked code by code so that every refusal is listed.
+    /// once, and each code gets its events with those of the other
+    /// packages ([`Moving::record_packed`]), with no read or write of its
+    /// row. Returns the codes an inspector blocked, which are checked (and
+    /// refused) one by one; `None` when the packages do not move as a whole
+    /// (nothing in them but blocked codes, or the shared state refuses a
+    /// step), to be checked code by code so that every refusal is listed.
     async fn move_packed(
         &mut self,
         tx: &mut Tx,
@@ -435,12 +453,45 @@ impl<'a> Moving<'a> {
             state = next;
         }
         let apart = tx.packed_blocked(packages).await?;
-        if !self.missed && (self.plan.lenient || self.errors.is_empty()) {
-            self.packed += tx
-                .record_packed(packages, &steps, &apart, &self.source, Some(self.actor))
-                .await?;
+        match self.unrecorded.iter_mut().find(|u| u.steps == steps) {
+            Some(u) => {
+                u.packages.extend_from_slice(packages);
+                u.except.extend_from_slice(&apart);
+            }
+            None => self.unrecorded.push(Unrecorded {
+                steps,
+                packages: packages.to_vec(),
+                except: apart.clone(),
+            }),
+        }
+        let waiting: usize = self.unrecorded.iter().map(|u| u.packages.len()).sum();
+        if waiting >= UNRECORDED_PACKAGES {
+            self.record_packed(tx).await?;
         }
         Ok(Some(apart))
+    }
+
+    /// Writes the events of the codes in the packages [`Self::move_packed`]
+    /// moved since the last call, one statement per step over all of them
+    /// ([`Tx::record_packed`]), while nothing has been refused (or when
+    /// lenient).
+    async fn record_packed(&mut self, tx: &mut Tx) -> anyhow::Result<()> {
+        let unrecorded = std::mem::take(&mut self.unrecorded);
+        if self.missed || !(self.plan.lenient || self.errors.is_empty()) {
+            return Ok(());
+        }
+        for u in unrecorded {
+            self.packed += tx
+                .record_packed(
+                    &u.packages,
+                    &u.steps,
+                    &u.except,
+                    &self.source,
+                    Some(self.actor),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Reads the document's items a page at a time and moves them; stops
@@ -452,7 +503,7 @@ impl<'a> Moving<'a> {
                 .document_items_page(self.doc.id, from, i64::try_from(CHUNK)?)
                 .await?;
             let Some((last, _)) = page.last() else {
-                return Ok(());
+                return self.record_packed(tx).await;
             };
             from = last + 1;
             self.page(tx, &page).await?;
