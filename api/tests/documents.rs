@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::eds::{self, Identity, KeyKind, TestCa};
 use common::trade::{
     GTIN, OTHER_GTIN, Party, World, codes, encoded, get, history, operations, party, post,
-    production, scan, settled, world,
+    production, scan, settled, settled_within, world,
 };
 use common::{Db, TestApp};
 use serde_json::{Value, json};
@@ -1438,6 +1438,132 @@ on_every_database!(
         let sold = submit(&w, &shop, "sell", &sold).await;
         assert_eq!(sold["status"], "CHECKED_OK", "{sold}");
         assert_eq!(scan(&w.app, c).await.0, "RETIRED");
+    }
+);
+
+on_every_database!(
+    ten_thousand_packages_move_whole_across_the_workers_flushes,
+    |db: Db| async move {
+        // The worker writes packed codes' events 10,000 packages at a time
+        // (`UNRECORDED_PACKAGES`): 10,003 packages of one unit each cross
+        // that line, with a blocked unit on each side of it.
+        const N: usize = 10_003;
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let inspector = inspector(&w).await;
+        let store = tanba_api::store::Store::connect(&w.settings)
+            .await
+            .expect("store");
+        let maker_id = store
+            .participant_by_taxpayer_id(&maker.bin)
+            .await
+            .expect("read")
+            .expect("maker")
+            .id;
+        let units: Vec<String> = common::reports::genuine_codes_of(
+            &store,
+            &w.settings,
+            maker_id,
+            &common::reports::milk(GTIN),
+            N,
+        )
+        .await
+        .iter()
+        .map(tanba_core::MarkingCode::human_readable)
+        .collect();
+        let ssccs: Vec<String> = (0..N).map(|i| sscc(100 + i as u32)).collect();
+        let packing: Vec<(&str, Vec<&String>)> = ssccs
+            .iter()
+            .zip(&units)
+            .map(|(s, u)| (s.as_str(), vec![u]))
+            .collect();
+        let long = Duration::from_secs(600);
+        let wait = |who: &Party, body: Value| {
+            let (w, token) = (&w, who.token.clone());
+            async move {
+                let id = body["id"].as_str().expect("id").to_owned();
+                settled_within(w, &token, &id, "kk", long).await
+            }
+        };
+        let (status, packed) = send(&w, &maker, "pack", &aggregation(&packing)).await;
+        assert_eq!(status, 202, "{packed}");
+        assert_eq!(wait(&maker, packed).await["status"], "CHECKED_OK");
+
+        let all: Vec<&String> = ssccs.iter().collect();
+        let (status, shipped) = send(&w, &maker, "ship", &shipment(&all, &shop)).await;
+        assert_eq!(status, 202, "{shipped}");
+        let shipped = wait(&maker, shipped).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE");
+        let id = shipped["id"].as_str().expect("id").to_owned();
+        let count = |sql: String| {
+            let db = &db;
+            async move { common::raw_count(db, &sql).await }
+        };
+        let events = |id: &str, operation: &str, extra: &str| {
+            format!(
+                "SELECT COUNT(DISTINCT serial) FROM code_events WHERE source_kind = 'document' \
+                 AND source_id = '{id}' AND operation = '{operation}'{extra}"
+            )
+        };
+        let all_rows = |id: &str, operation: &str| {
+            format!(
+                "SELECT COUNT(*) FROM code_events WHERE source_kind = 'document' \
+                 AND source_id = '{id}' AND operation = '{operation}'"
+            )
+        };
+        assert_eq!(count(events(&id, "ship", "")).await, N as i64);
+        assert_eq!(count(all_rows(&id, "ship")).await, N as i64);
+
+        // A unit on each side of the line is blocked; the buyer refuses the
+        // shipment. Every unit gets one cancellation, the blocked ones
+        // theirs, still blocked.
+        let blocked = [2, N - 2];
+        for &n in &blocked {
+            block(&w, &inspector, &units[n]).await;
+        }
+        let (status, rejected) =
+            post(&w, &shop.token, &format!("/v1/documents/{id}/reject"), "no").await;
+        assert_eq!(status, 200, "{rejected}");
+        assert_eq!(rejected["status"], "CANCELLED");
+        assert_eq!(count(all_rows(&id, "cancel_shipment")).await, N as i64);
+        assert_eq!(count(events(&id, "cancel_shipment", "")).await, N as i64);
+        let still = count(events(&id, "cancel_shipment", " AND blocked")).await;
+        assert_eq!(still, 2);
+
+        // The others ship again, and the buyer takes them all.
+        let clean: Vec<&String> = all
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| !blocked.contains(n))
+            .map(|(_, s)| *s)
+            .collect();
+        let (status, again) = send(&w, &maker, "ship-2", &shipment(&clean, &shop)).await;
+        assert_eq!(status, 202, "{again}");
+        let again = wait(&maker, again).await;
+        assert_eq!(again["status"], "WAIT_ACCEPTANCE", "{}", again["errors"]);
+        let id = again["id"].as_str().expect("id").to_owned();
+        let (status, accepted) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/accept"),
+            "yes",
+        )
+        .await;
+        assert_eq!(status, 200, "{accepted}");
+        assert_eq!(accepted["status"], "ACCEPTED");
+        assert_eq!(count(all_rows(&id, "accept")).await, (N - 2) as i64);
+        assert_eq!(count(events(&id, "accept", "")).await, (N - 2) as i64);
+        for n in [0, 9_999, N - 1] {
+            let (status, story) = history(&w, &shop.token, &units[n], "").await;
+            assert_eq!(status, 200, "{story}");
+            let ops = operations(&story);
+            assert_eq!(ops[ops.len() - 2..], ["ship", "accept"], "{story}");
+        }
+        for &n in &blocked {
+            assert_eq!(history(&w, &shop.token, &units[n], "").await.0, 404);
+        }
+        store.close().await;
     }
 );
 

@@ -117,7 +117,18 @@ pub async fn codes(w: &World, who: &Party, gtin: &str, quantity: u32) -> Vec<Str
 
 /// The document once the worker has done with it.
 pub async fn settled(w: &World, token: &str, id: &str, lang: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    settled_within(w, token, id, lang, Duration::from_secs(30)).await
+}
+
+/// [`settled`], for a document that may take up to `limit`.
+pub async fn settled_within(
+    w: &World,
+    token: &str,
+    id: &str,
+    lang: &str,
+    limit: Duration,
+) -> Value {
+    let deadline = Instant::now() + limit;
     loop {
         let (status, body) = get(&w.app, token, &format!("/v1/documents/{id}?lang={lang}")).await;
         assert_eq!(status, 200, "{body}");
