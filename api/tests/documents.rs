@@ -70,6 +70,24 @@ fn shipment(codes: &[&String], to: &Party) -> Value {
     json!({"kind": "shipment", "codes": items, "receiver": to.bin})
 }
 
+/// The store on `settings`, opened beside the service, and `who`'s
+/// participant id.
+async fn store_and_id(
+    settings: &tanba_api::settings::Settings,
+    who: &Party,
+) -> (tanba_api::store::Store, tanba_api::ids::ParticipantId) {
+    let store = tanba_api::store::Store::connect(settings)
+        .await
+        .expect("store");
+    let id = store
+        .participant_by_taxpayer_id(&who.bin)
+        .await
+        .expect("participant")
+        .expect("registered")
+        .id;
+    (store, id)
+}
+
 /// An inspector's session token.
 async fn inspector(w: &World) -> String {
     let iin = eds::test_iin(77);
@@ -780,15 +798,7 @@ on_every_database!(
 
         // As if the service had stopped between storing a document and
         // processing it: stored IN_PROGRESS, nothing applied.
-        let store = tanba_api::store::Store::connect(&w.settings)
-            .await
-            .expect("store");
-        let sender = store
-            .participant_by_taxpayer_id(&maker.bin)
-            .await
-            .expect("participant")
-            .expect("registered")
-            .id;
+        let (store, sender) = store_and_id(&w.settings, &maker).await;
         let items = mine
             .iter()
             .map(|c| {
@@ -931,22 +941,9 @@ on_every_database!(
         let intro = submit(&w, &maker, "intro", &production(&[&mine[0], &mine[1]])).await;
         assert_eq!(intro["status"], "CHECKED_OK");
 
-        let store = tanba_api::store::Store::connect(&w.settings)
-            .await
-            .expect("store");
-        let id = |bin: &str| {
-            let store = &store;
-            let bin = bin.to_owned();
-            async move {
-                store
-                    .participant_by_taxpayer_id(&bin)
-                    .await
-                    .expect("participant")
-                    .expect("registered")
-                    .id
-            }
-        };
-        let (seller, buyer) = (id(&maker.bin).await, id(&shop.bin).await);
+        let (store, seller) = store_and_id(&w.settings, &maker).await;
+        let (other, buyer) = store_and_id(&w.settings, &shop).await;
+        other.close().await;
         let parsed: Vec<tanba_core::MarkingCode> = mine
             .iter()
             .map(|c| tanba_core::MarkingCode::parse(c).expect("code"))
@@ -1452,15 +1449,7 @@ on_every_database!(
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
         let inspector = inspector(&w).await;
-        let store = tanba_api::store::Store::connect(&w.settings)
-            .await
-            .expect("store");
-        let maker_id = store
-            .participant_by_taxpayer_id(&maker.bin)
-            .await
-            .expect("read")
-            .expect("maker")
-            .id;
+        let (store, maker_id) = store_and_id(&w.settings, &maker).await;
         let units: Vec<String> = common::reports::genuine_codes_of(
             &store,
             &w.settings,
