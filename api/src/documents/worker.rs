@@ -579,7 +579,7 @@ impl<'a> Moving<'a> {
                     };
                     let codes = match apart {
                         Some(apart) => apart,
-                        None => tx.package_contents(&sscc).await?.0,
+                        None => tx.codes_in(&packages).await?,
                     };
                     self.reowned.extend(packages);
                     codes

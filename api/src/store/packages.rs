@@ -76,41 +76,44 @@ impl Tx {
         &mut self,
         sscc: &Sscc,
     ) -> anyhow::Result<(Vec<MarkingCode>, Vec<Sscc>)> {
+        Ok((
+            self.codes_in(std::slice::from_ref(sscc)).await?,
+            self.package_children(sscc).await?,
+        ))
+    }
+
+    /// The codes directly in each of `packages`, package by package.
+    pub async fn codes_in(&mut self, packages: &[Sscc]) -> anyhow::Result<Vec<MarkingCode>> {
         const CODES: &str =
             "SELECT gtin, serial FROM package_codes WHERE package = $1 ORDER BY gtin, serial";
+        let mut out = Vec::new();
+        for p in packages {
+            let codes: Vec<(i64, String)> = with_tx!(self, c => {
+                sqlx::query_as(CODES).bind(p.as_str()).fetch_all(&mut *c).await?
+            });
+            for (g, s) in codes {
+                out.push(super::documents::code_of(g, &s)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The packages directly in the package.
+    async fn package_children(&mut self, sscc: &Sscc) -> anyhow::Result<Vec<Sscc>> {
         const CHILDREN: &str = "SELECT sscc FROM packages WHERE parent = $1 ORDER BY sscc";
-        let codes: Vec<(i64, String)> = with_tx!(self, c => {
-            sqlx::query_as(CODES).bind(sscc.as_str()).fetch_all(&mut *c).await?
-        });
         let children: Vec<String> = with_tx!(self, c => {
             sqlx::query_scalar(CHILDREN).bind(sscc.as_str()).fetch_all(&mut *c).await?
         });
-        let codes = codes
-            .into_iter()
-            .map(|(g, s)| super::documents::code_of(g, &s))
-            .collect::<anyhow::Result<_>>()?;
-        let children = children
-            .iter()
-            .map(|s| sscc_of(s))
-            .collect::<anyhow::Result<_>>()?;
-        Ok((codes, children))
+        children.iter().map(|s| sscc_of(s)).collect()
     }
 
     /// The package and every package inside it at every depth, the package
     /// itself first.
     pub async fn package_tree(&mut self, sscc: &Sscc) -> anyhow::Result<Vec<Sscc>> {
-        const CHILDREN: &str = "SELECT sscc FROM packages WHERE parent = $1 ORDER BY sscc";
         let mut packages = vec![sscc.clone()];
         let mut next = 0;
         while next < packages.len() {
-            let children: Vec<String> = with_tx!(self, c => {
-                sqlx::query_scalar(CHILDREN)
-                    .bind(packages[next].as_str())
-                    .fetch_all(&mut *c)
-                    .await?
-            });
-            for child in children {
-                let child = sscc_of(&child)?;
+            for child in self.package_children(&packages[next]).await? {
                 if !packages.contains(&child) {
                     packages.push(child);
                 }
@@ -127,11 +130,7 @@ impl Tx {
         sscc: &Sscc,
     ) -> anyhow::Result<(Vec<MarkingCode>, Vec<Sscc>)> {
         let packages = self.package_tree(sscc).await?;
-        let mut codes = Vec::new();
-        for p in &packages {
-            codes.append(&mut self.package_members(p).await?.0);
-        }
-        Ok((codes, packages))
+        Ok((self.codes_in(&packages).await?, packages))
     }
 
     /// Stores a new package, at the top (its parent is set afterwards).
