@@ -918,6 +918,171 @@ on_every_database!(
         let (status, body) =
             post(&w, &maker.token, &format!("/v1/documents/{id}/cancel"), "c").await;
         assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
+        // The blocked code's history, in the order it happened: shipped
+        // (recorded once for the document) while not blocked, blocked, and
+        // the cancellation, still blocked.
+        let (_, story) = history(&w, &maker.token, b, "").await;
+        let events = story["events"].as_array().expect("events");
+        let last: Vec<(&str, bool)> = events[events.len() - 3..]
+            .iter()
+            .map(|e| {
+                (
+                    e["operation"].as_str().expect("operation"),
+                    e["blocked"].as_bool().expect("blocked"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            last,
+            [("ship", false), ("block", true), ("cancel_shipment", true)]
+        );
+    }
+);
+
+/// Every event of the document's EPCIS export, `per_page` codes a page,
+/// following each page's `Link` to the next.
+async fn epcis_pages(w: &World, token: &str, id: &str, per_page: usize) -> Vec<Value> {
+    let mut url = format!("/v1/documents/{id}/epcis?perPage={per_page}");
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let answer = w
+            .app
+            .client
+            .get(w.app.url(&url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(answer.status().as_u16(), 200);
+        let link = answer
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body: Value = answer.json().await.expect("json");
+        let page = body["epcisBody"]["eventList"].as_array().expect("events");
+        let codes: usize = page
+            .iter()
+            .map(|e| e["epcList"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert!(codes <= per_page, "{body}");
+        events.extend(page.iter().cloned());
+        let Some(link) = link else {
+            return events;
+        };
+        url = link
+            .strip_prefix('<')
+            .and_then(|l| l.split_once(">; rel=\"next\""))
+            .map(|(url, _)| url.to_owned())
+            .expect("rel=next");
+    }
+    panic!("more than 100 pages");
+}
+
+on_every_database!(
+    a_shipment_records_each_step_once_for_the_codes_it_lists_alone,
+    |db: Db| async move {
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let inspector = inspector(&w).await;
+        let all = codes(&w, &maker, GTIN, 5).await;
+        let [a, b, c, d, e] = [&all[0], &all[1], &all[2], &all[3], &all[4]];
+        let applied = json!({"kind": "application", "codes": all});
+        assert_eq!(
+            submit(&w, &maker, "apply", &applied).await["status"],
+            "CHECKED_OK"
+        );
+        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c, d, e])).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        let boxed = sscc(7);
+        let packed = submit(&w, &maker, "agg", &aggregation(&[(&boxed, vec![d, e])])).await;
+        assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
+
+        // Three units alone and a box of two, shipped and accepted.
+        let shipped = submit(&w, &maker, "ship", &shipment(&[a, b, c, &boxed], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let id = shipped["id"].as_str().expect("id").to_owned();
+        let rows = |table: &str, column: &str| {
+            format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{id}'")
+        };
+        let own_events = rows("code_events", "source_id");
+        let steps = rows("document_steps", "document");
+        // The units alone have no event row each: the step is one row.
+        assert_eq!(common::raw_count(&db, &own_events).await, 2);
+        assert_eq!(common::raw_count(&db, &steps).await, 1);
+        let (status, body) = post(
+            &w,
+            &shop.token,
+            &format!("/v1/documents/{id}/accept"),
+            "acc",
+        )
+        .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("ACCEPTED")),
+            "{body}"
+        );
+        assert_eq!(common::raw_count(&db, &own_events).await, 4);
+        assert_eq!(common::raw_count(&db, &steps).await, 2);
+
+        // Blocked after the acceptance: each unit's history has both steps,
+        // in order, with the state it had then.
+        block(&w, &inspector, a).await;
+        for code in [a, b, c, d, e] {
+            let (status, story) = history(&w, &shop.token, code, "").await;
+            assert_eq!(status, 200, "{story}");
+            let ops = operations(&story);
+            let from = ops.iter().position(|o| o == "ship").expect("shipped");
+            let events = &story["events"].as_array().expect("events")[from..];
+            let expected: &[&str] = if code == a {
+                &["ship", "accept", "block"]
+            } else {
+                &["ship", "accept"]
+            };
+            assert_eq!(&ops[from..], expected, "{story}");
+            for event in &events[..2] {
+                assert_eq!(event["source"]["id"], id.as_str());
+                assert_eq!(event["status"]["status"], "INTRODUCED");
+                assert_eq!(event["blocked"], false);
+            }
+        }
+        let (_, story) = history(&w, &shop.token, a, "").await;
+        let events = story["events"].as_array().expect("events");
+        assert_eq!(events.last().expect("block")["blocked"], true);
+
+        // The document's EPCIS export, two codes a page: every code shipped
+        // and received once, every shipping before any receiving.
+        let events = epcis_pages(&w, &inspector, &id, 2).await;
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for event in &events {
+            let step = event["bizStep"].as_str().expect("bizStep").to_owned();
+            for epc in event["epcList"].as_array().expect("epcList") {
+                seen.push((step.clone(), epc.as_str().expect("epc").to_owned()));
+            }
+        }
+        let steps: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            steps,
+            [["shipping"; 5], ["receiving"; 5]].concat(),
+            "{seen:?}"
+        );
+        let mut distinct = seen.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 10, "{seen:?}");
+
+        // A page token that is not one is refused, in the caller's language.
+        for token in ["x", "1.2", "-1", "1.2.3.4"] {
+            let (status, bad) = get(
+                &w.app,
+                &inspector,
+                &format!("/v1/documents/{id}/epcis?nextPageToken={token}&lang=kk"),
+            )
+            .await;
+            assert_eq!(status, 400, "{token}: {bad}");
+            assert_eq!(bad["error"]["details"][0]["code"], "not_a_position");
+        }
     }
 );
 
@@ -969,8 +1134,7 @@ on_every_database!(
                 seller,
                 &kept,
                 Operation::Accept,
-                &source,
-                None,
+                Some((&source, None)),
             )
             .await
             .expect("move");
@@ -983,8 +1147,7 @@ on_every_database!(
                 buyer,
                 &kept,
                 Operation::Accept,
-                &source,
-                Some("t"),
+                Some((&source, Some("t"))),
             )
             .await
             .expect("move");
@@ -996,14 +1159,30 @@ on_every_database!(
         }
         assert_eq!(owners, [Some(buyer), Some(buyer), Some(seller)]);
         // Each moved code has its `accept` event; the buyer now reads it.
-        let (status, story) = history(&w, &shop.token, &mine[1], "").await;
-        assert_eq!(status, 200, "{story}");
+        let (status, story_of_buyer) = history(&w, &shop.token, &mine[1], "").await;
+        assert_eq!(status, 200, "{story_of_buyer}");
         assert_eq!(
-            operations(&story).last().map(String::as_str),
+            operations(&story_of_buyer).last().map(String::as_str),
             Some("accept")
         );
         let (_, story) = history(&w, &maker.token, &mine[2], "").await;
         assert!(!operations(&story).contains(&"accept".to_owned()));
+        // Without events (a document that records the step once): the
+        // codes move back, and their histories gain nothing.
+        let mut tx = store.begin().await.expect("tx");
+        let moved = tx
+            .move_kept(&keys, buyer, seller, &kept, Operation::Accept, None)
+            .await
+            .expect("move");
+        assert_eq!(moved, 2);
+        tx.commit().await.expect("commit");
+        let owner = store
+            .code_owner(parsed[1].gtin(), parsed[1].serial())
+            .await
+            .expect("owner");
+        assert_eq!(owner, Some(seller));
+        let (_, after) = history(&w, &maker.token, &mine[1], "").await;
+        assert_eq!(operations(&after), operations(&story_of_buyer));
         store.close().await;
     }
 );

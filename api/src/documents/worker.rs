@@ -270,6 +270,11 @@ struct Moving<'a> {
     /// shipment's `Ship`, `Accept` and `CancelShipment`): a package listed
     /// whole moves as a package ([`Moving::move_packed`]).
     keeps: bool,
+    /// The steps of the codes listed alone are recorded once for the
+    /// document ([`Tx::record_steps`]), not as an event per code: every
+    /// step keeps every state, the packages move whole, and the document
+    /// is applied whole or not at all (not lenient).
+    by_document: bool,
     /// The codes recorded through their packages, not one by one.
     packed: usize,
     /// Packages that move as packages whose codes' events are not written
@@ -359,11 +364,15 @@ async fn move_document(
     if moving.missed {
         return Ok(None);
     }
-    if let Some(owner) = plan.new_owner
-        && moving.errors.is_empty()
-    {
-        for p in &moving.reowned {
-            tx.set_package_owner(p, owner).await?;
+    if moving.errors.is_empty() {
+        if let Some(owner) = plan.new_owner {
+            for p in &moving.reowned {
+                tx.set_package_owner(p, owner).await?;
+            }
+        }
+        if moving.by_document {
+            tx.record_steps(doc.id, plan.operations, Some(actor))
+                .await?;
         }
     }
     Ok(Some(Moved {
@@ -406,7 +415,13 @@ fn digest(identity: &str) -> u128 {
 
 impl<'a> Moving<'a> {
     fn new(doc: &'a Document, plan: Plan<'a>, actor: &'a str, packages: Packages<'a>) -> Self {
+        let keeps = plan
+            .operations
+            .iter()
+            .all(|op| tanba_core::lifecycle::kept_by(*op).is_some());
         Moving {
+            by_document: keeps && !plan.lenient && matches!(packages, Packages::Whole),
+            keeps,
             guard: Guard::of(&plan),
             missed: false,
             doc,
@@ -417,10 +432,6 @@ impl<'a> Moving<'a> {
             errors: Vec::new(),
             touched: Identities::default(),
             packages,
-            keeps: plan
-                .operations
-                .iter()
-                .all(|op| tanba_core::lifecycle::kept_by(*op).is_some()),
             packed: 0,
             unrecorded: Vec::new(),
             reowned: Vec::new(),
@@ -672,17 +683,25 @@ impl<'a> Moving<'a> {
         }
         let keys: Vec<(i64, String)> = targets.iter().map(|t| t.key.clone()).collect();
         if let Some(guard) = &self.guard {
-            let moved = tx
-                .move_kept(
-                    &keys,
-                    self.doc.sender,
-                    guard.new_owner,
-                    &guard.kept,
-                    guard.operation,
-                    &self.source,
-                    Some(self.actor),
-                )
-                .await?;
+            // The codes listed alone and those inside packages (which move
+            // code by code only when their package cannot move whole), with
+            // their events or without.
+            let (alone, inside): (Vec<&Target>, Vec<&Target>) =
+                targets.iter().partition(|t| !t.inside);
+            let mut moved = 0;
+            for (part, own_events) in [(alone, !self.by_document), (inside, true)] {
+                let keys: Vec<(i64, String)> = part.iter().map(|t| t.key.clone()).collect();
+                moved += tx
+                    .move_kept(
+                        &keys,
+                        self.doc.sender,
+                        guard.new_owner,
+                        &guard.kept,
+                        guard.operation,
+                        own_events.then_some((&self.source, Some(self.actor))),
+                    )
+                    .await?;
+            }
             if moved < keys.len() {
                 self.missed = true;
             } else {
@@ -792,6 +811,7 @@ impl<'a> Moving<'a> {
                 serial: t.key.1.clone(),
                 steps,
                 changed: state != row.state,
+                events: t.inside || !self.by_document,
             });
             identities.push(t.code.identity());
         }

@@ -64,7 +64,7 @@ use crate::lang::RequestLang;
 use crate::routes::auth::eds_error;
 use crate::state::AppState;
 use crate::store::{
-    CodeEvent, Document, DocumentItem, NewDocument, Outcome, ParticipantStatus, Store,
+    CodeEvent, Document, DocumentItem, EventCursor, NewDocument, Outcome, ParticipantStatus, Store,
 };
 
 /// The header that carries the signature of a document's body.
@@ -562,13 +562,15 @@ async fn epcis_export(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let doc = readable(&caller, &state, &path).await?;
-    let [after, per_page] = numbers(
-        &req,
-        [
-            ("nextPageToken", 0, i64::MAX, 0),
-            ("perPage", 1, PAGE_MAX, PAGE_MAX),
-        ],
-    )?;
+    let [per_page] = numbers(&req, [("perPage", 1, PAGE_MAX, PAGE_MAX)])?;
+    let after = match url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "nextPageToken")
+    {
+        Some((_, token)) => token.parse::<EventCursor>().map_err(|_| {
+            ApiError::validation(vec![FieldError::new("not_a_position", "nextPageToken")])
+        })?,
+        None => EventCursor::default(),
+    };
     let mut events = state
         .store
         .document_events_page(doc.id, after, per_page + 1)

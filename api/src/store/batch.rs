@@ -40,6 +40,10 @@ pub struct Move {
     pub serial: String,
     pub steps: Vec<(Operation, CodeState)>,
     pub changed: bool,
+    /// Its steps go into its own history; `false` when the document
+    /// records them once for all the codes it lists alone
+    /// ([`Tx::record_steps`]).
+    pub events: bool,
 }
 
 type RowTuple = (
@@ -208,6 +212,7 @@ impl Tx {
         // Events: (gtin, serial, operation, status, reason, blocked).
         let events: Vec<EventRow> = moves
             .iter()
+            .filter(|m| m.events)
             .flat_map(|m| {
                 m.steps.iter().map(|(op, after)| {
                     let (status, reason) = status_columns(after.status);
@@ -330,12 +335,13 @@ impl Tx {
 
     /// Moves the codes of `keys` from `owner` to `new_owner` by `operation`,
     /// which leaves their state as it is when it is one of `kept` (see
-    /// `lifecycle::kept_by`), and appends an event to each code's history.
+    /// `lifecycle::kept_by`), and, with `events`, appends an event to each
+    /// code's history (without, the document records the step once:
+    /// [`Tx::record_steps`]).
     /// One guarded write, with no read before it: a code that is not
     /// stored, not `owner`'s or in another state is left alone. Returns how
     /// many codes moved; when that is fewer than `keys`, the caller rolls
     /// the transaction back and looks at each code to say why.
-    #[allow(clippy::too_many_arguments)]
     pub async fn move_kept(
         &mut self,
         keys: &[(i64, String)],
@@ -343,8 +349,7 @@ impl Tx {
         new_owner: ParticipantId,
         kept: &[CodeState],
         operation: Operation,
-        source: &EventSource,
-        actor: Option<&str>,
+        events: Option<(&EventSource, Option<&str>)>,
     ) -> anyhow::Result<usize> {
         if keys.is_empty() {
             return Ok(0);
@@ -370,6 +375,23 @@ impl Tx {
         match self {
             Tx::Postgres(t) => {
                 probe_by_key(t).await?;
+                let Some((source, actor)) = events else {
+                    let sql = format!(
+                        "UPDATE codes c SET owner = $4 \
+                        FROM unnest($1::int8[], $2::text[]) AS u(gtin, serial) \
+                        WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
+                          AND {STATE} = ANY($3::int4[])"
+                    );
+                    let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+                        .bind(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+                        .bind(&kept)
+                        .bind(new_owner.as_uuid())
+                        .bind(owner.as_uuid())
+                        .execute(&mut **t)
+                        .await?;
+                    return Ok(usize::try_from(moved.rows_affected())?);
+                };
                 // The update and the events in one statement: the rows it
                 // moved are the events' rows.
                 let sql = format!(
@@ -410,6 +432,22 @@ impl Tx {
                 );
                 let list: Vec<serde_json::Value> =
                     keys.iter().map(|(g, s)| json!([g, s])).collect();
+                let Some((source, actor)) = events else {
+                    let sql = format!(
+                        "UPDATE codes AS c SET owner = $1 FROM json_each($2) j \
+                        WHERE c.gtin = json_extract(j.value, '$[0]') \
+                          AND c.serial = json_extract(j.value, '$[1]') AND c.owner = $3 \
+                          AND {STATE} IN (SELECT value FROM json_each($4))"
+                    );
+                    let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(new_owner.as_uuid())
+                        .bind(serde_json::Value::Array(list).to_string())
+                        .bind(owner.as_uuid())
+                        .bind(serde_json::Value::from(kept).to_string())
+                        .execute(&mut **t)
+                        .await?;
+                    return Ok(usize::try_from(moved.rows_affected())?);
+                };
                 let moved: Vec<(i64, String, i16, Option<i16>, bool)> =
                     sqlx::query_as(sqlx::AssertSqlSafe(sql))
                         .bind(new_owner.as_uuid())
@@ -574,6 +612,37 @@ impl Tx {
             codes = usize::try_from(written)?;
         }
         Ok(codes)
+    }
+
+    /// Records that `document` took `operations`, in order, for every unit
+    /// code it lists alone: one row a step in `document_steps`, placed after
+    /// the last event written so far, instead of an event per code. Only
+    /// for steps every such code took (a document applied whole) and that
+    /// keep each code's state, which a code's history carries over from
+    /// the event before ([`super::Store::code_events`]).
+    pub async fn record_steps(
+        &mut self,
+        document: DocumentId,
+        operations: &[Operation],
+        actor: Option<&str>,
+    ) -> anyhow::Result<()> {
+        // Each step is numbered after those the document took before.
+        const SQL: &str = "INSERT INTO document_steps (document, n, after_event, at, operation, actor) \
+            SELECT $1, (SELECT COUNT(*) FROM document_steps WHERE document = $1), \
+              (SELECT COALESCE(MAX(id), 0) FROM code_events), $2, $3, $4";
+        let at = now_ms()?;
+        for operation in operations {
+            with_tx!(self, c => {
+                sqlx::query(SQL)
+                    .bind(document.to_string())
+                    .bind(at)
+                    .bind(operation_name(*operation))
+                    .bind(actor)
+                    .execute(c)
+                    .await?;
+            });
+        }
+        Ok(())
     }
 
     /// Stores a document's codes, each at its position, in one statement.

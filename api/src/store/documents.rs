@@ -91,6 +91,51 @@ pub struct DocumentEvent {
     pub actor: Option<String>,
 }
 
+/// The place of one of a document's events in their order (see
+/// [`Store::document_events_page`]): after the code event `event`, and for
+/// a step the document recorded once, its number and the position of the
+/// code it lists. Written as `event` or `event.step.position`, the page
+/// token of the EPCIS export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventCursor {
+    pub event: i64,
+    pub step: Option<(i64, i64)>,
+}
+
+impl std::fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.step {
+            None => write!(f, "{}", self.event),
+            Some((step, n)) => write!(f, "{}.{step}.{n}", self.event),
+        }
+    }
+}
+
+/// A page token that is not an [`EventCursor`].
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("not a place among a document's events")]
+pub struct NotACursor;
+
+impl std::str::FromStr for EventCursor {
+    type Err = NotACursor;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let numbers: Vec<i64> = s
+            .split('.')
+            .map(|n| n.parse().map_err(|_| NotACursor))
+            .collect::<Result<_, _>>()?;
+        match numbers[..] {
+            _ if numbers.iter().any(|n| *n < 0) => Err(NotACursor),
+            [event] => Ok(EventCursor { event, step: None }),
+            [event, step, n] => Ok(EventCursor {
+                event,
+                step: Some((step, n)),
+            }),
+            _ => Err(NotACursor),
+        }
+    }
+}
+
 /// How many of a document's codes are stored per statement.
 pub const ITEM_CHUNK: usize = 10_000;
 
@@ -477,24 +522,35 @@ impl Store {
     /// Every event a document caused, in the order they were written.
     pub async fn document_events(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentEvent>> {
         Ok(self
-            .document_events_page(id, 0, i64::MAX)
+            .document_events_page(id, EventCursor::default(), i64::MAX)
             .await?
             .into_iter()
             .map(|(_, e)| e)
             .collect())
     }
 
-    /// At most `limit` of the events the document caused, each with its id,
-    /// after the event `after` (0: from the first), in the order written.
+    /// At most `limit` of the events the document caused, each with its
+    /// place, after the place `after` (the default: from the first), in
+    /// the order written: its codes' own events (`code_events`) and, for
+    /// each step it recorded once (`document_steps`), an event for each
+    /// unit code it lists alone, with the state that code had then.
     pub async fn document_events_page(
         &self,
         id: DocumentId,
-        after: i64,
+        after: EventCursor,
         limit: i64,
-    ) -> anyhow::Result<Vec<(i64, DocumentEvent)>> {
-        const SQL: &str = "SELECT id, gtin, serial, at, operation, status, reason, blocked, actor \
+    ) -> anyhow::Result<Vec<(EventCursor, DocumentEvent)>> {
+        const EVENTS: &str = "SELECT id, gtin, serial, at, operation, status, reason, blocked, actor \
             FROM code_events WHERE source_kind = 'document' AND source_id = $1 AND id > $2 \
             ORDER BY id LIMIT $3";
+        const STEPS: &str = "SELECT n, after_event, at, operation, actor FROM document_steps \
+            WHERE document = $1 ORDER BY n";
+        // The state of each code when the step was taken: that of its last
+        // event before it.
+        const ITEMS: &str = "SELECT i.n, i.gtin, i.serial, e.status, e.reason, e.blocked \
+            FROM document_items i JOIN code_events e ON e.id = (SELECT MAX(x.id) FROM code_events x \
+              WHERE x.gtin = i.gtin AND x.serial = i.serial AND x.id <= $3) \
+            WHERE i.document = $1 AND i.n > $2 AND i.gtin IS NOT NULL ORDER BY i.n LIMIT $4";
         type EventRow = (
             i64,
             i64,
@@ -506,19 +562,28 @@ impl Store {
             bool,
             Option<String>,
         );
-        let rows: Vec<EventRow> = with_pool!(self, p => {
-            sqlx::query_as(SQL)
-                .bind(id.to_string())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(p)
-                .await?
+        type StepRow = (i64, i64, i64, String, Option<String>);
+        type ItemRow = (i64, i64, String, i16, Option<i16>, bool);
+        let (rows, steps): (Vec<EventRow>, Vec<StepRow>) = with_pool!(self, p => {
+            (
+                sqlx::query_as(EVENTS)
+                    .bind(id.to_string())
+                    .bind(after.event)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?,
+                sqlx::query_as(STEPS).bind(id.to_string()).fetch_all(p).await?,
+            )
         });
-        rows.into_iter()
+        let mut out = rows
+            .into_iter()
             .map(
                 |(n, gtin, serial, at, operation, status, reason, blocked, actor)| {
                     Ok((
-                        n,
+                        EventCursor {
+                            event: n,
+                            step: None,
+                        },
                         DocumentEvent {
                             code: code_of(gtin, &serial)?,
                             at,
@@ -529,7 +594,42 @@ impl Store {
                     ))
                 },
             )
-            .collect()
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (step, after_event, at, operation, actor) in steps {
+            let from = match (after_event, Some(step)).cmp(&(after.event, after.step.map(|s| s.0)))
+            {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => after.step.map_or(-1, |s| s.1),
+                std::cmp::Ordering::Greater => -1,
+            };
+            let items: Vec<ItemRow> = with_pool!(self, p => {
+                sqlx::query_as(ITEMS)
+                    .bind(id.to_string())
+                    .bind(from)
+                    .bind(after_event)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            });
+            for (n, gtin, serial, status, reason, blocked) in items {
+                out.push((
+                    EventCursor {
+                        event: after_event,
+                        step: Some((step, n)),
+                    },
+                    DocumentEvent {
+                        code: code_of(gtin, &serial)?,
+                        at,
+                        operation: operation.clone(),
+                        state: state_from_columns(status, reason, blocked)?,
+                        actor: actor.clone(),
+                    },
+                ));
+            }
+        }
+        out.sort_by_key(|(place, _)| *place);
+        out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(out)
     }
 }
 

@@ -93,7 +93,8 @@ pub use audit::{AuditEntry, AuditRecord, ChainBreak, Outcome};
 pub use batch::{CodeRow, Move};
 pub use codes::{status_columns, status_from_columns};
 pub use documents::{
-    Document, DocumentError, DocumentEvent, DocumentItem, ITEM_CHUNK, NewDocument,
+    Document, DocumentError, DocumentEvent, DocumentItem, EventCursor, ITEM_CHUNK, NewDocument,
+    NotACursor,
 };
 pub use orders::{ChunkOutcome, Order, OrderStatus};
 pub use packages::{Package, PackageView};

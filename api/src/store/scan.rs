@@ -227,21 +227,34 @@ impl Store {
         Ok((introduced, sold))
     }
 
-    /// A code's history, oldest first.
+    /// A code's history, oldest first: its own events (`code_events`) and
+    /// the steps of the documents that list it alone (`document_steps`),
+    /// each placed after the last event written before it. A document's
+    /// step keeps the code's state, so it carries the state of the entry
+    /// before it.
     #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
     pub async fn code_events(
         &self,
         gtin: &Gtin,
         serial: &Serial,
     ) -> anyhow::Result<Vec<CodeEvent>> {
-        const SQL: &str = "SELECT at, operation, status, reason, blocked, actor, source_kind, source_id \
-            FROM code_events WHERE gtin = $1 AND serial = $2 ORDER BY id";
+        const SQL: &str = "SELECT id AS seq, 0 AS step, at, operation, status, reason, blocked, \
+              actor, source_kind, source_id \
+            FROM code_events WHERE gtin = $1 AND serial = $2 \
+            UNION ALL \
+            SELECT s.after_event, s.n + 1, s.at, s.operation, NULL, NULL, NULL, \
+              s.actor, 'document', s.document \
+            FROM document_items i JOIN document_steps s ON s.document = i.document \
+            WHERE i.gtin = $1 AND i.serial = $2 \
+            ORDER BY 1, 2, 3";
         type EventRow = (
             i64,
+            i64,
+            i64,
             String,
-            i16,
             Option<i16>,
-            bool,
+            Option<i16>,
+            Option<bool>,
             Option<String>,
             String,
             Option<String>,
@@ -253,20 +266,24 @@ impl Store {
                 .fetch_all(p)
                 .await?
         });
-        rows.into_iter()
-            .map(
-                |(at, operation, status, reason, blocked, actor, source_kind, source_id)| {
-                    Ok(CodeEvent {
-                        at,
-                        operation,
-                        state: state_from_columns(status, reason, blocked)?,
-                        actor,
-                        source_kind,
-                        source_id,
-                    })
-                },
-            )
-            .collect()
+        let mut events: Vec<CodeEvent> = Vec::with_capacity(rows.len());
+        for (_, _, at, operation, status, reason, blocked, actor, source_kind, source_id) in rows {
+            let state = match (status, blocked) {
+                (Some(status), Some(blocked)) => state_from_columns(status, reason, blocked)?,
+                _ => events.last().map(|e| e.state).ok_or_else(|| {
+                    anyhow::anyhow!("{operation} by a document before any event of the code")
+                })?,
+            };
+            events.push(CodeEvent {
+                at,
+                operation,
+                state,
+                actor,
+                source_kind,
+                source_id,
+            });
+        }
+        Ok(events)
     }
 }
 
