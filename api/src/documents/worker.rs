@@ -9,7 +9,10 @@
 //! waiting for a buyer checked, and its steps run through
 //! `lifecycle::transition`; each chunk is then written in two statements
 //! (`Tx::write_moves`), which also append each code's events, caused by this
-//! document. An aggregation and a disaggregation go the same way, a chunk
+//! document. A shipment's step and its acceptance's keep every state and
+//! apply to every code or none: for the codes listed alone they are
+//! recorded once for the document (`Tx::record_steps`), not per code. An
+//! aggregation and a disaggregation go the same way, a chunk
 //! at a time, and also pack the chunk's codes or dissolve the packages
 //! listed; their checks across packages (a cycle, one status per package)
 //! run once every member has been seen. Every refusal is collected. If there is none, the document
