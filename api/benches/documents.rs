@@ -33,8 +33,8 @@
 //! The database holds `DOCUMENTS_STORED` codes (default 10,000,000): the two
 //! million moved and the rest of another participant's. The moved codes are
 //! real emitted codes (signed, stored by the emission path) made
-//! `INTRODUCED` by one SQL update; the rest are filler rows of the same
-//! shape made by `generate_series`.
+//! `INTRODUCED` by one SQL update, with an `introduce` event each; the rest
+//! are filler rows of the same shape made by `generate_series`.
 //!
 //! Run: `cargo bench -p tanba-api --bench documents` (PostgreSQL from
 //! `TANBA_TEST_POSTGRES_URL`, default the local server; `scripts/services`
@@ -91,7 +91,8 @@ fn sscc(n: usize) -> String {
 }
 
 /// `n` real codes of `gtin` emitted to `owner` under one order and made
-/// `INTRODUCED`.
+/// `INTRODUCED`, each with its `introduce` event, as the documents that
+/// introduce codes leave them.
 async fn seed(
     store: &Store,
     settings: &Settings,
@@ -119,6 +120,15 @@ async fn seed(
         .bind(order.as_uuid())
         .execute(&mut c)
         .await?;
+    sqlx::query(
+        "INSERT INTO code_events (gtin, serial, at, operation, status, reason, blocked, \
+           actor, source_kind, source_id) \
+         SELECT gtin, serial, 1764000000000, 'introduce', status, reason, blocked, NULL, 'demo', NULL \
+         FROM codes WHERE order_id = $1 ORDER BY gtin, serial",
+    )
+    .bind(order.as_uuid())
+    .execute(&mut c)
+    .await?;
     Ok((codes, order))
 }
 

@@ -546,9 +546,9 @@ impl Store {
         const STEPS: &str = "SELECT n, after_event, at, operation, actor FROM document_steps \
             WHERE document = $1 ORDER BY n";
         // The state of each code when the step was taken: that of its last
-        // event before it.
+        // event before it (with none, the state it was emitted in).
         const ITEMS: &str = "SELECT i.n, i.gtin, i.serial, e.status, e.reason, e.blocked \
-            FROM document_items i JOIN code_events e ON e.id = (SELECT MAX(x.id) FROM code_events x \
+            FROM document_items i LEFT JOIN code_events e ON e.id = (SELECT MAX(x.id) FROM code_events x \
               WHERE x.gtin = i.gtin AND x.serial = i.serial AND x.id <= $3) \
             WHERE i.document = $1 AND i.n > $2 AND i.gtin IS NOT NULL ORDER BY i.n LIMIT $4";
         type EventRow = (
@@ -563,7 +563,7 @@ impl Store {
             Option<String>,
         );
         type StepRow = (i64, i64, i64, String, Option<String>);
-        type ItemRow = (i64, i64, String, i16, Option<i16>, bool);
+        type ItemRow = (i64, i64, String, Option<i16>, Option<i16>, Option<bool>);
         let (rows, steps): (Vec<EventRow>, Vec<StepRow>) = with_pool!(self, p => {
             (
                 sqlx::query_as(EVENTS)
@@ -621,7 +621,12 @@ impl Store {
                         code: code_of(gtin, &serial)?,
                         at,
                         operation: operation.clone(),
-                        state: state_from_columns(status, reason, blocked)?,
+                        state: match (status, blocked) {
+                            (Some(status), Some(blocked)) => {
+                                state_from_columns(status, reason, blocked)?
+                            }
+                            _ => CodeState::EMITTED,
+                        },
                         actor: actor.clone(),
                     },
                 ));

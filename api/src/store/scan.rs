@@ -231,7 +231,8 @@ impl Store {
     /// the steps of the documents that list it alone (`document_steps`),
     /// each placed after the last event written before it. A document's
     /// step keeps the code's state, so it carries the state of the entry
-    /// before it.
+    /// before it (with none, the state the code was emitted in: emission
+    /// writes no event).
     #[tracing::instrument(skip(self), fields(gtin = %gtin, serial = %serial))]
     pub async fn code_events(
         &self,
@@ -270,9 +271,7 @@ impl Store {
         for (_, _, at, operation, status, reason, blocked, actor, source_kind, source_id) in rows {
             let state = match (status, blocked) {
                 (Some(status), Some(blocked)) => state_from_columns(status, reason, blocked)?,
-                _ => events.last().map(|e| e.state).ok_or_else(|| {
-                    anyhow::anyhow!("{operation} by a document before any event of the code")
-                })?,
+                _ => events.last().map_or(CodeState::EMITTED, |e| e.state),
             };
             events.push(CodeEvent {
                 at,
