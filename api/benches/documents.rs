@@ -26,8 +26,9 @@
 //! 4. The service's peak memory (`VmHWM` of the process), in each phase
 //!    (the kernel's peak is reset between phases through `clear_refs`).
 //! 5. Killed mid-way: the buyer ships the 1,000,000 loose codes back, and
-//!    the service is killed (SIGKILL) about a tenth of the way into
-//!    applying it. Nothing may be applied then (no event, still
+//!    the service is killed (SIGKILL) a second after its worker started
+//!    applying it (PostgreSQL shows the worker's statement that locks
+//!    codes). Nothing may be applied then (no event, still
 //!    `IN_PROGRESS`); after a restart all of it is, one `ship` per code.
 //!
 //! The database holds `DOCUMENTS_STORED` codes (default 10,000,000): the two
@@ -620,9 +621,8 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     );
 
     // 4. Killed mid-way: the buyer ships the loose codes back, and the
-    // service is killed (SIGKILL) while its worker applies the shipment
-    // (about a tenth of the way in): nothing may be applied; after a restart
-    // all of it is, each code once.
+    // service is killed (SIGKILL) while its worker applies the shipment:
+    // nothing may be applied; after a restart all of it is, each code once.
     let body = shipment_body(&seller.taxpayer_id(), &loose_codes)?;
     drop(loose_codes);
     let id = upload(
@@ -634,8 +634,27 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         "killed",
     )
     .await?;
-    let kill_after = Duration::from_millis((n as u64 / 100).max(1_000));
-    tokio::time::sleep(kill_after).await;
+    // Killed once the worker is applying it: its transaction has read and
+    // locked codes (PostgreSQL shows its lock statement), and a second more.
+    let waiting = Instant::now();
+    loop {
+        let applying: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND query LIKE '%FOR UPDATE OF c%'",
+        )
+        .fetch_one(&mut c)
+        .await?;
+        if applying > 0 {
+            break;
+        }
+        anyhow::ensure!(
+            waiting.elapsed() < Duration::from_secs(120),
+            "the worker did not start applying the shipment in 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let kill_after = waiting.elapsed();
     server.kill()?;
     server.wait()?;
     // The codes' own events and the steps the document recorded once for
@@ -723,7 +742,7 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     }
     println!("service peak memory (VmHWM): {peak:.0} MiB");
     println!(
-        "killed {:.1} s after the upload of {n} codes: nothing applied; restarted, applied whole in {:.1} s",
+        "killed {:.1} s after the upload of {n} codes, a second into applying them: nothing applied; restarted, applied whole in {:.1} s",
         s(kill_after),
         s(recovered)
     );
