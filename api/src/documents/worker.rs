@@ -261,8 +261,11 @@ struct Moving<'a> {
     /// with its position: a million fit in some 40 MB.
     seen: HashMap<u128, usize>,
     errors: Vec<DocumentError>,
-    /// The identities of the codes written, whose cards to invalidate.
+    /// The identities of the codes whose state changed, whose cards to
+    /// invalidate.
     touched: Identities,
+    /// How many codes were moved one by one.
+    moved: usize,
     /// With an optimistic plan: how each chunk is moved with no read.
     guard: Option<Guard>,
     /// A guarded write left a code out: the optimistic attempt is over.
@@ -379,7 +382,7 @@ async fn move_document(
         }
     }
     Ok(Some(Moved {
-        codes: moving.touched.len() + moving.packed,
+        codes: moving.moved + moving.packed,
         touched: moving.touched,
         errors: moving.errors,
     }))
@@ -400,10 +403,10 @@ const UNRECORDED_PACKAGES: usize = 10_000;
 
 /// What [`move_document`] did.
 struct Moved {
-    /// The codes whose rows it wrote, whose cards to invalidate.
+    /// The codes whose state it changed, whose cards to invalidate.
     touched: Identities,
-    /// How many codes it recorded: those and the codes inside packages
-    /// that moved as packages, whose rows (and cards) did not change.
+    /// How many codes it recorded: those moved one by one and the codes
+    /// inside packages that moved as packages, whose rows did not change.
     codes: usize,
     errors: Vec<DocumentError>,
 }
@@ -434,6 +437,7 @@ impl<'a> Moving<'a> {
             seen: HashMap::new(),
             errors: Vec::new(),
             touched: Identities::default(),
+            moved: 0,
             packages,
             packed: 0,
             unrecorded: Vec::new(),
@@ -716,13 +720,9 @@ impl<'a> Moving<'a> {
                     )
                     .await?;
             }
-            if moved < keys.len() {
-                self.missed = true;
-            } else {
-                for t in targets {
-                    self.touched.push(&t.code.identity());
-                }
-            }
+            // The state stays, so no card changes: none to invalidate.
+            self.moved += moved;
+            self.missed = moved < keys.len();
             return Ok(());
         }
         let rows = tx.lock_codes(&keys, self.doc.id).await?;
@@ -827,12 +827,17 @@ impl<'a> Moving<'a> {
                 changed: state != row.state,
                 events: t.inside || !self.by_document,
             });
-            identities.push(t.code.identity());
+            // A card shows the state and the dates of the steps that
+            // change it: only a code whose state changes has a stale one.
+            if state != row.state {
+                identities.push(t.code.identity());
+            }
         }
         if self.plan.lenient || self.errors.is_empty() {
             tx.write_moves(&moves, self.plan.new_owner, &self.source, Some(self.actor))
                 .await?;
             tx.pack_codes(&packed).await?;
+            self.moved += moves.len();
             for identity in &identities {
                 self.touched.push(identity);
             }
@@ -1030,6 +1035,7 @@ async fn aggregate(
     let Moving {
         mut errors,
         touched,
+        moved,
         packages: Packages::Pack(packing),
         ..
     } = moving
@@ -1111,7 +1117,7 @@ async fn aggregate(
         }
     }
     Ok(Moved {
-        codes: touched.len(),
+        codes: moved,
         touched,
         errors,
     })
@@ -1143,6 +1149,7 @@ async fn disaggregate(
     let Moving {
         errors,
         touched,
+        moved,
         packages: Packages::Unpack(dissolved),
         ..
     } = moving
@@ -1155,7 +1162,7 @@ async fn disaggregate(
         }
     }
     Ok(Moved {
-        codes: touched.len(),
+        codes: moved,
         touched,
         errors,
     })
