@@ -375,54 +375,45 @@ impl Tx {
         match self {
             Tx::Postgres(t) => {
                 probe_by_key(t).await?;
-                let Some((source, actor)) = events else {
-                    let sql = format!(
-                        "UPDATE codes c SET owner = $4 \
-                        FROM unnest($1::int8[], $2::text[]) AS u(gtin, serial) \
-                        WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
-                          AND {STATE} = ANY($3::int4[])"
-                    );
-                    let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-                        .bind(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
-                        .bind(&kept)
-                        .bind(new_owner.as_uuid())
-                        .bind(owner.as_uuid())
-                        .execute(&mut **t)
-                        .await?;
-                    return Ok(usize::try_from(moved.rows_affected())?);
-                };
-                // The update and the events in one statement: the rows it
-                // moved are the events' rows.
-                let sql = format!(
-                    "WITH moved AS ( \
-                      UPDATE codes c SET owner = $4 \
-                      FROM unnest($1::int8[], $2::text[]) AS u(gtin, serial) \
-                      WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
-                        AND {STATE} = ANY($3::int4[]) \
-                      RETURNING c.gtin, c.serial, c.status, c.reason, c.blocked) \
-                    INSERT INTO code_events \
-                    (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
-                    SELECT gtin, serial, $6, $7, status, reason, blocked, $8, $9, $10 FROM moved"
+                let update = format!(
+                    "UPDATE codes c SET owner = $4 \
+                    FROM unnest($1::int8[], $2::text[]) AS u(gtin, serial) \
+                    WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
+                      AND {STATE} = ANY($3::int4[])"
                 );
-                let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
+                // With events, the update and the events in one statement:
+                // the rows it moved are the events' rows.
+                let sql = match events {
+                    None => update,
+                    Some(_) => format!(
+                        "WITH moved AS ({update} \
+                          RETURNING c.gtin, c.serial, c.status, c.reason, c.blocked) \
+                        INSERT INTO code_events \
+                        (gtin, serial, at, operation, status, reason, blocked, actor, source_kind, source_id) \
+                        SELECT gtin, serial, $6, $7, status, reason, blocked, $8, $9, $10 FROM moved"
+                    ),
+                };
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
                     .bind(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
                     .bind(&kept)
                     .bind(new_owner.as_uuid())
-                    .bind(owner.as_uuid())
-                    .bind(at)
-                    .bind(op)
-                    .bind(actor)
-                    .bind(source.kind.as_str())
-                    .bind(source.id.as_deref())
-                    .execute(&mut **t)
-                    .await?;
+                    .bind(owner.as_uuid());
+                if let Some((source, actor)) = events {
+                    query = query
+                        .bind(at)
+                        .bind(op)
+                        .bind(actor)
+                        .bind(source.kind.as_str())
+                        .bind(source.id.as_deref());
+                }
+                let moved = query.execute(&mut **t).await?;
                 Ok(usize::try_from(moved.rows_affected())?)
             }
             Tx::Sqlite(t) => {
-                // SQLite has no writes in a `WITH`: the moved rows come back
-                // and go into the history in a second statement.
+                // SQLite has no writes in a `WITH`: with events, the moved
+                // rows come back and go into the history in a second
+                // statement.
                 let sql = format!(
                     "UPDATE codes AS c SET owner = $1 FROM json_each($2) j \
                     WHERE c.gtin = json_extract(j.value, '$[0]') \
@@ -432,22 +423,6 @@ impl Tx {
                 );
                 let list: Vec<serde_json::Value> =
                     keys.iter().map(|(g, s)| json!([g, s])).collect();
-                let Some((source, actor)) = events else {
-                    let sql = format!(
-                        "UPDATE codes AS c SET owner = $1 FROM json_each($2) j \
-                        WHERE c.gtin = json_extract(j.value, '$[0]') \
-                          AND c.serial = json_extract(j.value, '$[1]') AND c.owner = $3 \
-                          AND {STATE} IN (SELECT value FROM json_each($4))"
-                    );
-                    let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(new_owner.as_uuid())
-                        .bind(serde_json::Value::Array(list).to_string())
-                        .bind(owner.as_uuid())
-                        .bind(serde_json::Value::from(kept).to_string())
-                        .execute(&mut **t)
-                        .await?;
-                    return Ok(usize::try_from(moved.rows_affected())?);
-                };
                 let moved: Vec<(i64, String, i16, Option<i16>, bool)> =
                     sqlx::query_as(sqlx::AssertSqlSafe(sql))
                         .bind(new_owner.as_uuid())
@@ -456,13 +431,15 @@ impl Tx {
                         .bind(serde_json::Value::from(kept).to_string())
                         .fetch_all(&mut **t)
                         .await?;
-                let events: Vec<EventRow> = moved
-                    .iter()
-                    .map(|(g, s, status, reason, blocked)| {
-                        (*g, s.as_str(), op, *status, *reason, *blocked)
-                    })
-                    .collect();
-                self.insert_events(&events, at, actor, source).await?;
+                if let Some((source, actor)) = events {
+                    let events: Vec<EventRow> = moved
+                        .iter()
+                        .map(|(g, s, status, reason, blocked)| {
+                            (*g, s.as_str(), op, *status, *reason, *blocked)
+                        })
+                        .collect();
+                    self.insert_events(&events, at, actor, source).await?;
+                }
                 Ok(moved.len())
             }
         }
