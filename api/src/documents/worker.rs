@@ -246,6 +246,17 @@ struct Target {
     inside: bool,
 }
 
+impl Target {
+    fn new(at: usize, code: MarkingCode, inside: bool) -> anyhow::Result<Target> {
+        Ok(Target {
+            at,
+            key: key_of(&code)?,
+            code,
+            inside,
+        })
+    }
+}
+
 /// A document's codes moved a page of items at a time, in one transaction:
 /// each page's codes are read in one statement per [`CHUNK`], every step is
 /// run through `lifecycle::transition` here, and the outcome is written in
@@ -555,12 +566,7 @@ impl<'a> Moving<'a> {
                 && let Some((gtin, serial)) = &item.key
             {
                 let code = MarkingCode::new(gtin.clone(), serial.clone());
-                targets.push(Target {
-                    at,
-                    key: key_of(&code)?,
-                    code,
-                    inside: false,
-                });
+                targets.push(Target::new(at, code, false)?);
                 self.flush_full(tx, page, &mut targets).await?;
                 continue;
             }
@@ -592,12 +598,7 @@ impl<'a> Moving<'a> {
                     continue;
                 }
                 ScannedCode::Unit(code) => {
-                    targets.push(Target {
-                        at,
-                        key: key_of(&code)?,
-                        code,
-                        inside: false,
-                    });
+                    targets.push(Target::new(at, code, false)?);
                     self.flush_full(tx, page, &mut targets).await?;
                     continue;
                 }
@@ -663,12 +664,7 @@ impl<'a> Moving<'a> {
                 }
             };
             for code in codes {
-                targets.push(Target {
-                    at,
-                    key: key_of(&code)?,
-                    code,
-                    inside: true,
-                });
+                targets.push(Target::new(at, code, true)?);
             }
             self.flush_full(tx, page, &mut targets).await?;
         }
