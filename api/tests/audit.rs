@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Db;
+use common::{Db, raw};
 use tanba_api::store::{AuditEntry, Outcome, Store};
 
 async fn store(db: &Db) -> Store {
@@ -25,31 +25,6 @@ fn entry(i: usize) -> AuditEntry {
         e.outcome = Outcome::Refused("forbidden".to_owned());
     }
     e
-}
-
-/// Runs one SQL statement the way an intruder with database access would.
-async fn raw(db: &Db, sql: &str) -> Result<(), String> {
-    use sqlx::Connection as _;
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    if db.label == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&db.url)
-            .await
-            .map_err(|e| e.to_string())?;
-        sqlx::query(sql)
-            .execute(&mut c)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url)
-            .await
-            .map_err(|e| e.to_string())?;
-        sqlx::query(sql)
-            .execute(&mut c)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
 }
 
 fn audit_verify(db: &Db) -> (i32, serde_json::Value) {

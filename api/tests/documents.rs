@@ -2008,3 +2008,85 @@ async fn a_deadlock_is_a_clash_to_run_again() {
         .expect_err("no such column");
     assert!(!is_transient(&anyhow::Error::from(wrong)));
 }
+
+on_every_database!(
+    the_schema_refuses_items_errors_and_packed_codes_without_their_parent,
+    |db: Db| async move {
+        // PostgreSQL checks these three tables once per statement rather
+        // than with a foreign key per row (migration 0015); SQLite keeps its
+        // keys. Either way, straight SQL that would leave a row naming a
+        // document or package that is not there is refused, and nothing
+        // changes.
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let all = codes(&w, &maker, GTIN, 3).await;
+        let [a, b, c] = [&all[0], &all[1], &all[2]];
+        let applied = json!({"kind": "application", "codes": all});
+        assert_eq!(
+            submit(&w, &maker, "apply", &applied).await["status"],
+            "CHECKED_OK"
+        );
+        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c])).await;
+        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        let boxed = sscc(7);
+        let packed = submit(&w, &maker, "agg", &aggregation(&[(&boxed, vec![a, b])])).await;
+        assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
+        let refused = submit(&w, &maker, "ship-unit", &shipment(&[a, c], &shop)).await;
+        assert_eq!(error_codes(&refused), ["code_in_package"], "{refused}");
+        let id = refused["id"].as_str().expect("id");
+        let counts = || async {
+            (
+                common::raw_count(&db, "SELECT COUNT(*) FROM document_items").await,
+                common::raw_count(&db, "SELECT COUNT(*) FROM document_errors").await,
+                common::raw_count(&db, "SELECT COUNT(*) FROM package_codes").await,
+                common::raw_count(&db, "SELECT COUNT(*) FROM documents").await,
+                common::raw_count(&db, "SELECT COUNT(*) FROM packages").await,
+            )
+        };
+        let before = counts().await;
+        assert_eq!((before.1, before.2, before.4), (1, 2, 1), "{before:?}");
+
+        let refusals = [
+            // Rows naming a document or package that does not exist, alone
+            // and among rows that do.
+            "INSERT INTO document_items (document, n, code) VALUES ('no-such-document', 0, 'x')"
+                .to_owned(),
+            format!(
+                "INSERT INTO document_items (document, n, code) \
+                 VALUES ('{id}', 100, 'x'), ('no-such-document', 0, 'y')"
+            ),
+            "INSERT INTO document_errors (document, n, error, message, args) \
+             VALUES ('no-such-document', 0, 'e', 'm', '{}')"
+                .to_owned(),
+            format!(
+                "UPDATE document_items SET document = 'no-such-document' WHERE document = '{id}'"
+            ),
+            "INSERT INTO package_codes (gtin, serial, package) \
+             VALUES (4870001234010, 'nowhere', '004601230000000000')"
+                .to_owned(),
+            "UPDATE package_codes SET package = '004601230000000000'".to_owned(),
+            // A document or package that rows still name.
+            format!("DELETE FROM documents WHERE id = '{id}'"),
+            format!("UPDATE documents SET id = 'renamed' WHERE id = '{id}'"),
+            format!("DELETE FROM packages WHERE sscc = '{boxed}'"),
+            format!("UPDATE packages SET sscc = '004601230000000000' WHERE sscc = '{boxed}'"),
+        ];
+        for sql in &refusals {
+            let outcome = common::raw(&db, sql).await;
+            assert!(outcome.is_err(), "{sql} was not refused");
+            assert_eq!(counts().await, before, "{sql} changed something");
+        }
+        // Rows whose parent is there still go in.
+        common::raw(
+            &db,
+            &format!("INSERT INTO document_items (document, n, code) VALUES ('{id}', 100, 'x')"),
+        )
+        .await
+        .expect("an item of a stored document");
+        assert_eq!(counts().await.0, before.0 + 1);
+        let (status, seen) = package(&w, &maker.token, &boxed).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(seen["codes"].as_array().map(Vec::len), Some(2), "{seen}");
+    }
+);

@@ -214,6 +214,33 @@ pub async fn raw_count(db: &Db, sql: &str) -> i64 {
     }
 }
 
+/// Runs one SQL statement straight on the test's database, the way an
+/// intruder or a careless operator with database access would: for what the
+/// schema itself must refuse.
+pub async fn raw(db: &Db, sql: &str) -> Result<(), String> {
+    use sqlx::Connection as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if db.label == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&db.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(sql)
+            .execute(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(sql)
+            .execute(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Runs a test body against SQLite and, when configured, PostgreSQL.
 #[macro_export]
 macro_rules! on_every_database {
