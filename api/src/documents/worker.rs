@@ -23,8 +23,10 @@
 //!
 //! An acceptance is first tried optimistically: the shipment's codes were
 //! checked when it was shipped and are held by it, so each chunk is moved
-//! with one guarded write and no read (`Tx::move_kept`, with the states
-//! `lifecycle::kept_by(Accept)` allows). If any code is not as expected, the
+//! with one guarded write and no read (`Tx::move_listed`, by the keys
+//! stored with the items, and `Tx::move_kept` for codes inside a package
+//! that does not move whole; with the states `lifecycle::kept_by(Accept)`
+//! allows). If any code is not as expected, the
 //! transaction rolls back and the acceptance runs again the way above, to
 //! list every refusal.
 //!
@@ -530,11 +532,39 @@ impl<'a> Moving<'a> {
     /// codes take to check.
     async fn all(&mut self, tx: &mut Tx, store: &Store) -> anyhow::Result<()> {
         let id = self.doc.id;
+        // An optimistic plan whose steps the document records once moves
+        // the unit codes listed alone without reading them: in the
+        // database, by the keys stored with the items. What is left to
+        // read is the items without a key (SSCCs).
+        let keyless = match &self.guard {
+            Some(guard) if self.by_document => {
+                let count = store.document_item_count(id).await?;
+                let step = i64::try_from(CHUNK)?;
+                for from in (0..count).step_by(CHUNK) {
+                    let (moved, listed) = tx
+                        .move_listed(
+                            id,
+                            from..from + step,
+                            self.doc.sender,
+                            guard.new_owner,
+                            &guard.kept,
+                        )
+                        .await?;
+                    self.moved += moved;
+                    if moved < listed {
+                        self.missed = true;
+                        return Ok(());
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
         let fetch = |from: i64| {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .document_items_page(id, from, i64::try_from(CHUNK)?)
+                    .document_items_page(id, from, i64::try_from(CHUNK)?, keyless)
                     .await
             })
         };
@@ -739,7 +769,7 @@ impl<'a> Moving<'a> {
             self.missed = moved < keys.len();
             return Ok(());
         }
-        let rows = tx.lock_codes(&keys, self.doc.id).await?;
+        let rows = tx.lock_codes(&keys, self.doc.id, self.doc.sender).await?;
         // An aggregation's codes listed alone, with the package each goes
         // into.
         let mut packed: Vec<(i64, &str, &str)> = Vec::new();

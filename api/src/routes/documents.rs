@@ -361,7 +361,9 @@ async fn get(
         ],
     )?;
     let store = &state.store;
-    let mut items = store.document_items_page(doc.id, from, limit + 1).await?;
+    let mut items = store
+        .document_items_page(doc.id, from, limit + 1, false)
+        .await?;
     let codes_next = (items.len() as i64 > limit).then(|| from + limit);
     items.truncate(limit as usize);
     let mut errors = store

@@ -357,7 +357,7 @@ impl Store {
     /// The document's codes in the order they were listed.
     pub async fn document_items(&self, id: DocumentId) -> anyhow::Result<Vec<DocumentItem>> {
         Ok(self
-            .document_items_page(id, 0, i64::MAX)
+            .document_items_page(id, 0, i64::MAX, false)
             .await?
             .into_iter()
             .map(|(_, item)| item)
@@ -404,18 +404,24 @@ impl Store {
 
     /// At most `limit` of the document's codes from position `from` on
     /// (0-based), each with its position, in order: a large document is
-    /// read a page at a time instead of whole.
+    /// read a page at a time instead of whole. `keyless`: only the items
+    /// stored without a code's key (an SSCC, or what did not parse).
     pub async fn document_items_page(
         &self,
         id: DocumentId,
         from: i64,
         limit: i64,
+        keyless: bool,
     ) -> anyhow::Result<Vec<(i64, DocumentItem)>> {
-        const SQL: &str = "SELECT n, code, gtin, serial, price FROM document_items \
+        const ALL: &str = "SELECT n, code, gtin, serial, price FROM document_items \
             WHERE document = $1 AND n >= $2 ORDER BY n LIMIT $3";
+        // Through `document_items_keyless`, without reading the others.
+        const KEYLESS: &str = "SELECT n, code, gtin, serial, price FROM document_items \
+            WHERE document = $1 AND n >= $2 AND gtin IS NULL ORDER BY n LIMIT $3";
         type ItemRow = (i64, String, Option<i64>, Option<String>, Option<i64>);
+        let sql = if keyless { KEYLESS } else { ALL };
         let rows: Vec<ItemRow> = with_pool!(self, p => {
-            sqlx::query_as(SQL)
+            sqlx::query_as(sql)
                 .bind(id.to_string())
                 .bind(from)
                 .bind(limit)
