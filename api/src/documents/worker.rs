@@ -600,12 +600,20 @@ impl<'a> Moving<'a> {
                 self.flush_full(tx, page, &mut targets).await?;
                 continue;
             }
-            let scanned = match super::scan(&item.code) {
-                Ok(scanned) => scanned,
-                Err(e) => {
-                    self.errors.push(malformed(n, item, &e));
-                    continue;
+            // A unit code's key was stored when the document arrived: the
+            // code is not parsed again (a microsecond a code, on the path
+            // between two chunks' statements).
+            let scanned = match &item.key {
+                Some((gtin, serial)) => {
+                    ScannedCode::Unit(MarkingCode::new(gtin.clone(), serial.clone()))
                 }
+                None => match super::scan(&item.code) {
+                    Ok(scanned) => scanned,
+                    Err(e) => {
+                        self.errors.push(malformed(n, item, &e));
+                        continue;
+                    }
+                },
             };
             match self.seen.entry(digest(&identity_of(&scanned))) {
                 Entry::Occupied(first) => {
