@@ -538,10 +538,11 @@ impl<'a> Moving<'a> {
         // read is the items without a key (SSCCs).
         let keyless = match &self.guard {
             Some(guard) if self.by_document => {
-                let count = store.document_item_count(id).await?;
+                let (span, keyless) = store.document_item_span(id).await?;
                 let step = i64::try_from(CHUNK)?;
-                for from in (0..count).step_by(CHUNK) {
-                    let (moved, listed) = tx
+                let mut moved = 0;
+                for from in (0..span).step_by(CHUNK) {
+                    moved += tx
                         .move_listed(
                             id,
                             from..from + step,
@@ -550,11 +551,11 @@ impl<'a> Moving<'a> {
                             &guard.kept,
                         )
                         .await?;
-                    self.moved += moved;
-                    if moved < listed {
-                        self.missed = true;
-                        return Ok(());
-                    }
+                }
+                self.moved += moved;
+                if i64::try_from(moved)? < span - keyless {
+                    self.missed = true;
+                    return Ok(());
                 }
                 true
             }

@@ -484,11 +484,9 @@ impl Tx {
     /// Moves the unit codes `document` lists at `positions`, by the keys
     /// stored with its items, from `owner` to `new_owner`, as
     /// [`Tx::move_kept`] does without events: one guarded write in which the
-    /// keys never leave the database (a million of them read into the
-    /// service and sent back cost an acceptance a fifth of its time).
-    /// Items with no key (an SSCC) are not moved here. Returns how many
-    /// codes moved and how many unit codes the positions list; fewer moved
-    /// means one was not as expected, and the caller rolls back.
+    /// keys never leave the database. Items with no key (an SSCC) are not
+    /// moved here. Returns how many codes moved; fewer than the unit codes
+    /// listed means one was not as expected, and the caller rolls back.
     pub async fn move_listed(
         &mut self,
         document: DocumentId,
@@ -496,23 +494,22 @@ impl Tx {
         owner: ParticipantId,
         new_owner: ParticipantId,
         kept: &[CodeState],
-    ) -> anyhow::Result<(usize, usize)> {
+    ) -> anyhow::Result<usize> {
         let kept = state_numbers(kept);
-        // In key order, as `lock_codes` locks, so that two transactions
-        // over the same codes wait for each other rather than deadlock.
         const LISTED: &str = "SELECT gtin, serial FROM document_items \
             WHERE document = $1 AND n >= $2 AND n < $3 AND gtin IS NOT NULL";
-        const COUNT: &str = "SELECT COUNT(*) FROM document_items \
-            WHERE document = $1 AND n >= $2 AND n < $3 AND gtin IS NOT NULL";
-        let (moved, listed): (u64, i64) = match self {
+        let moved = match self {
             Tx::Postgres(t) => {
                 probe_by_key(t).await?;
+                // In key order, as `lock_codes` locks, so that two
+                // transactions over the same codes wait for each other
+                // rather than deadlock.
                 let sql = format!(
                     "UPDATE codes c SET owner = $4 FROM ({LISTED} ORDER BY gtin, serial) AS u \
                     WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
                       AND {STATE} = ANY($6::int4[])"
                 );
-                let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
+                sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(document.to_string())
                     .bind(positions.start)
                     .bind(positions.end)
@@ -521,14 +518,7 @@ impl Tx {
                     .bind(&kept)
                     .execute(&mut **t)
                     .await?
-                    .rows_affected();
-                let listed = sqlx::query_scalar(COUNT)
-                    .bind(document.to_string())
-                    .bind(positions.start)
-                    .bind(positions.end)
-                    .fetch_one(&mut **t)
-                    .await?;
-                (moved, listed)
+                    .rows_affected()
             }
             Tx::Sqlite(t) => {
                 let sql = format!(
@@ -536,7 +526,7 @@ impl Tx {
                     WHERE c.gtin = u.gtin AND c.serial = u.serial AND c.owner = $5 \
                       AND {STATE} IN (SELECT value FROM json_each($6))"
                 );
-                let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
+                sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(document.to_string())
                     .bind(positions.start)
                     .bind(positions.end)
@@ -545,17 +535,10 @@ impl Tx {
                     .bind(serde_json::Value::from(kept).to_string())
                     .execute(&mut **t)
                     .await?
-                    .rows_affected();
-                let listed = sqlx::query_scalar(COUNT)
-                    .bind(document.to_string())
-                    .bind(positions.start)
-                    .bind(positions.end)
-                    .fetch_one(&mut **t)
-                    .await?;
-                (moved, listed)
+                    .rows_affected()
             }
         };
-        Ok((usize::try_from(moved)?, usize::try_from(listed)?))
+        Ok(usize::try_from(moved)?)
     }
 
     /// The state of a code in `packages` that is not blocked; `None` when

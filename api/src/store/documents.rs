@@ -262,9 +262,13 @@ impl Tx {
             let rows: Vec<(usize, &DocumentItem, Option<String>)> = chunk
                 .iter()
                 .map(|&(n, item)| {
-                    let sscc = match (&item.key, crate::documents::scan(&item.code)) {
-                        (None, Ok(ScannedCode::Sscc(s))) => Some(s.as_str().to_owned()),
-                        _ => None,
+                    // A unit code (with a key) is not parsed again.
+                    let sscc = match &item.key {
+                        Some(_) => None,
+                        None => match crate::documents::scan(&item.code) {
+                            Ok(ScannedCode::Sscc(s)) => Some(s.as_str().to_owned()),
+                            _ => None,
+                        },
                     };
                     (n, item, sscc)
                 })
@@ -440,6 +444,20 @@ impl Store {
                 Ok((n, DocumentItem { code, key, price }))
             })
             .collect()
+    }
+
+    /// How many positions the document's items take (the last one's plus
+    /// one), and how many of its items have no code's key (SSCCs, through
+    /// `document_items_keyless`): neither reads the other items.
+    pub async fn document_item_span(&self, id: DocumentId) -> anyhow::Result<(i64, i64)> {
+        const LAST: &str = "SELECT COALESCE(MAX(n) + 1, 0) FROM document_items WHERE document = $1";
+        const KEYLESS: &str =
+            "SELECT COUNT(*) FROM document_items WHERE document = $1 AND gtin IS NULL";
+        Ok(with_pool!(self, p => {
+            let span: i64 = sqlx::query_scalar(LAST).bind(id.to_string()).fetch_one(p).await?;
+            let keyless: i64 = sqlx::query_scalar(KEYLESS).bind(id.to_string()).fetch_one(p).await?;
+            (span, keyless)
+        }))
     }
 
     /// How many codes the document lists.
