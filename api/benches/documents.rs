@@ -403,6 +403,25 @@ async fn ship_and_accept(
     Ok(timings)
 }
 
+/// The limit: the bare update of an order's `n` codes to `owner`, timed.
+async fn bare_update(
+    c: &mut sqlx::PgConnection,
+    owner: ParticipantId,
+    order: OrderId,
+    n: usize,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let moved = sqlx::query("UPDATE codes SET owner = $1 WHERE order_id = $2")
+        .bind(owner.as_uuid())
+        .bind(order.as_uuid())
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    let took = started.elapsed();
+    anyhow::ensure!(moved == n as u64, "bare update moved {moved} of {n}");
+    Ok(took)
+}
+
 async fn run() -> anyhow::Result<()> {
     let admin = std::env::var("TANBA_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -485,20 +504,8 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
     eprintln!("seeded {total} codes in {:.0?}", seeding.elapsed());
 
     // 1. The limit: the bare update of the same rows, then put back.
-    let started = Instant::now();
-    let moved = sqlx::query("UPDATE codes SET owner = $1 WHERE order_id = $2")
-        .bind(buyer_id.as_uuid())
-        .bind(loose_order.as_uuid())
-        .execute(&mut c)
-        .await?
-        .rows_affected();
-    let bare = started.elapsed();
-    anyhow::ensure!(moved == n as u64, "bare update moved {moved}");
-    sqlx::query("UPDATE codes SET owner = $1 WHERE order_id = $2")
-        .bind(seller_id.as_uuid())
-        .bind(loose_order.as_uuid())
-        .execute(&mut c)
-        .await?;
+    let bare = bare_update(&mut c, buyer_id, loose_order, n).await?;
+    bare_update(&mut c, seller_id, loose_order, n).await?;
     sqlx::query("VACUUM ANALYZE codes").execute(&mut c).await?;
 
     // 2. and 3. The whole path, through the service.
@@ -696,15 +703,7 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
 
     // 6. The limit once more, with the service stopped, on the table as the
     // runs left it: how far the machine's own speed moved during the run.
-    let started = Instant::now();
-    let moved = sqlx::query("UPDATE codes SET owner = $1 WHERE order_id = $2")
-        .bind(seller_id.as_uuid())
-        .bind(loose_order.as_uuid())
-        .execute(&mut c)
-        .await?
-        .rows_affected();
-    let bare_after = started.elapsed();
-    anyhow::ensure!(moved == n as u64, "bare update moved {moved} at the end");
+    let bare_after = bare_update(&mut c, seller_id, loose_order, n).await?;
 
     let s = |d: Duration| d.as_secs_f64();
     println!("codes stored: {total}; moved per document: {n}");

@@ -588,19 +588,6 @@ impl<'a> Moving<'a> {
         let mut targets: Vec<Target> = Vec::new();
         for (at, (n, item)) in page.iter().enumerate() {
             let n = usize::try_from(*n)?;
-            // An optimistic acceptance moves what its shipment checked: a
-            // unit code by the key stored with the item, not parsed and
-            // checked for a repeat again. A repeat or anything else amiss
-            // leaves a code unmoved by the guarded write, and the rerun
-            // looks at every item.
-            if self.guard.is_some()
-                && let Some((gtin, serial)) = &item.key
-            {
-                let code = MarkingCode::new(gtin.clone(), serial.clone());
-                targets.push(Target::new(at, code, false)?);
-                self.flush_full(tx, page, &mut targets).await?;
-                continue;
-            }
             // A unit code's key was stored when the document arrived: the
             // code is not parsed again (a microsecond a code, on the path
             // between two chunks' statements).
