@@ -539,19 +539,9 @@ impl<'a> Moving<'a> {
         let keyless = match &self.guard {
             Some(guard) if self.by_document => {
                 let (span, keyless) = store.document_item_span(id).await?;
-                let step = i64::try_from(CHUNK)?;
-                let mut moved = 0;
-                for from in (0..span).step_by(CHUNK) {
-                    moved += tx
-                        .move_listed(
-                            id,
-                            from..from + step,
-                            self.doc.sender,
-                            guard.new_owner,
-                            &guard.kept,
-                        )
-                        .await?;
-                }
+                let moved = tx
+                    .move_listed(id, span, self.doc.sender, guard.new_owner, &guard.kept)
+                    .await?;
                 self.moved += moved;
                 if i64::try_from(moved)? < span - keyless {
                     self.missed = true;
