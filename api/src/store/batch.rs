@@ -518,8 +518,8 @@ impl Tx {
                 // are locked in this order, not in key order as
                 // `lock_codes` locks; a transaction locking the same codes
                 // by key at the same time (a second shipment of codes this
-                // one holds) may deadlock with it, and PostgreSQL then
-                // aborts one, which the worker retries.
+                // one holds) may deadlock with it; PostgreSQL then aborts
+                // one, which is run again (`store::is_transient`).
                 //
                 // `CREATE TABLE AS` takes no parameters: the document's id
                 // is written in, a UUID, which prints as hex and hyphens.
