@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::eds::{self, Identity, KeyKind, TestCa};
 use common::trade::{
-    GTIN, OTHER_GTIN, Party, World, codes, encoded, get, history, operations, party, post,
+    GTIN, OTHER_GTIN, Party, World, accept, codes, encoded, get, history, operations, party, post,
     production, scan, settled, settled_within, world,
 };
 use common::{Db, TestApp};
@@ -160,30 +160,12 @@ on_every_database!(
         assert_eq!(again["status"], "CHECKED_NOT_OK");
         assert_eq!(again["errors"][0]["error"], "code_in_pending_shipment");
         // Only the buyer accepts.
-        let (status, _) = post(
-            &w,
-            &maker.token,
-            &format!("/v1/documents/{ship_id}/accept"),
-            "m-acc",
-        )
-        .await;
+        let (status, _) = accept(&w, &maker, &ship_id, "m-acc").await;
         assert_eq!(status, 403);
-        let (status, accepted) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{ship_id}/accept"),
-            "acc-1",
-        )
-        .await;
+        let (status, accepted) = accept(&w, &shop, &ship_id, "acc-1").await;
         assert_eq!(status, 200, "{accepted}");
         assert_eq!(accepted["status"], "ACCEPTED");
-        let (status, again) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{ship_id}/accept"),
-            "acc-1",
-        )
-        .await;
+        let (status, again) = accept(&w, &shop, &ship_id, "acc-1").await;
         assert_eq!((status, &again), (200, &accepted), "a retry replays");
         let (status, late) = post(
             &w,
@@ -336,13 +318,7 @@ on_every_database!(
         )
         .await;
         assert_eq!((status, body["status"].as_str()), (200, Some("CANCELLED")));
-        let (status, body) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{id}/accept"),
-            "acc-2",
-        )
-        .await;
+        let (status, body) = accept(&w, &shop, id, "acc-2").await;
         assert_eq!(status, 409, "{body}");
         let (status, story) = history(&w, &maker.token, b, "").await;
         assert_eq!(status, 200, "{story}");
@@ -1002,13 +978,7 @@ on_every_database!(
         let shipped = submit(&w, &maker, "ship", &shipment(&listed, &shop)).await;
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         let id = shipped["id"].as_str().expect("id").to_owned();
-        let (status, body) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{id}/accept"),
-            "acc",
-        )
-        .await;
+        let (status, body) = accept(&w, &shop, &id, "acc").await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("ACCEPTED")),
@@ -1062,13 +1032,7 @@ on_every_database!(
         // The units alone have no event row each: the step is one row.
         assert_eq!(common::raw_count(&db, &own_events).await, 2);
         assert_eq!(common::raw_count(&db, &steps).await, 1);
-        let (status, body) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{id}/accept"),
-            "acc",
-        )
-        .await;
+        let (status, body) = accept(&w, &shop, &id, "acc").await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("ACCEPTED")),
@@ -1390,13 +1354,7 @@ on_every_database!(
             ["code_in_pending_shipment"],
             "{meanwhile}"
         );
-        let (status, accepted) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{ship_id}/accept"),
-            "accept-pallet",
-        )
-        .await;
+        let (status, accepted) = accept(&w, &shop, &ship_id, "accept-pallet").await;
         assert_eq!(status, 200, "{accepted}");
         assert_eq!(accepted["status"], "ACCEPTED");
         // Every unit inside moved to the shop.
@@ -1570,13 +1528,7 @@ on_every_database!(
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         let ship_id = shipped["id"].as_str().expect("id").to_owned();
         block(&w, &inspector, b).await;
-        let (status, body) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{ship_id}/accept"),
-            "accept-blocked",
-        )
-        .await;
+        let (status, body) = accept(&w, &shop, &ship_id, "accept-blocked").await;
         assert_eq!(status, 409, "{body}");
         let waiting = settled(&w, &shop.token, &ship_id, "ru").await;
         assert_eq!(waiting["status"], "WAIT_ACCEPTANCE");
@@ -1629,13 +1581,7 @@ on_every_database!(
         let shipped = submit(&w, &maker, "ship-box", &shipment(&[&box2], &shop)).await;
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         let ship_id = shipped["id"].as_str().expect("id").to_owned();
-        let (status, accepted) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{ship_id}/accept"),
-            "accept",
-        )
-        .await;
+        let (status, accepted) = accept(&w, &shop, &ship_id, "accept").await;
         assert_eq!(
             (status, accepted["status"].as_str()),
             (200, Some("ACCEPTED"))
@@ -1762,13 +1708,7 @@ on_every_database!(
         let again = wait(&maker, again).await;
         assert_eq!(again["status"], "WAIT_ACCEPTANCE", "{}", again["errors"]);
         let id = again["id"].as_str().expect("id").to_owned();
-        let (status, accepted) = post(
-            &w,
-            &shop.token,
-            &format!("/v1/documents/{id}/accept"),
-            "yes",
-        )
-        .await;
+        let (status, accepted) = accept(&w, &shop, &id, "yes").await;
         assert_eq!(status, 200, "{accepted}");
         assert_eq!(accepted["status"], "ACCEPTED");
         assert_eq!(count(all_rows(&id, "accept")).await, (N - 2) as i64);

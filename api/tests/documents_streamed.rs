@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::Db;
 use common::eds;
 use common::trade::{
-    GTIN, Party, World, codes, history, operations, party, post, scan, settled, world,
+    GTIN, Party, World, accept, codes, history, operations, party, scan, settled, world,
 };
 use serde_json::{Value, json};
 
@@ -74,13 +74,7 @@ async fn submit(w: &World, who: &Party, key: &str, content_type: &str, bytes: &[
 
 /// The buyer accepts shipment `id`; the operations in `code`'s history.
 async fn accept_and_read_history(w: &World, shop: &Party, id: &str, code: &str) -> Vec<String> {
-    let (status, accepted) = post(
-        w,
-        &shop.token,
-        &format!("/v1/documents/{id}/accept"),
-        "accept",
-    )
-    .await;
+    let (status, accepted) = accept(w, shop, id, "accept").await;
     assert_eq!(status, 200, "{accepted}");
     let (status, story) = history(w, &shop.token, code, "").await;
     assert_eq!(status, 200, "{story}");

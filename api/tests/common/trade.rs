@@ -185,6 +185,11 @@ pub async fn post(w: &World, token: &str, path: &str, key: &str) -> (u16, Value)
     (status, resp.json().await.expect("json"))
 }
 
+/// `who` accepts shipment `id` ([`post`] with `key`); the status and answer.
+pub async fn accept(w: &World, who: &Party, id: &str, key: &str) -> (u16, Value) {
+    post(w, &who.token, &format!("/v1/documents/{id}/accept"), key).await
+}
+
 /// An introduction of `codes` from local production.
 pub fn production(codes: &[&String]) -> Value {
     json!({
