@@ -956,6 +956,115 @@ async fn epcis_pages(w: &World, token: &str, id: &str, per_page: usize) -> Vec<V
 }
 
 on_every_database!(
+    a_shipment_with_one_bad_code_is_refused_with_that_error_alone,
+    |db: Db| async move {
+        // A shipment's unit codes are checked in the database all at once,
+        // and looked at one by one only when that count comes up short:
+        // each fault alone, among good codes, must still be found.
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let rival = party(&w, 3, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let mine = codes(&w, &maker, GTIN, 4).await;
+        let theirs = codes(&w, &rival, OTHER_GTIN, 1).await;
+        for (who, list) in [(&maker, &mine), (&rival, &theirs)] {
+            let applied = json!({"kind": "application", "codes": list});
+            assert_eq!(
+                submit(&w, who, "apply", &applied).await["status"],
+                "CHECKED_OK"
+            );
+        }
+        let circulating: Vec<&String> = mine.iter().take(3).collect();
+        let intro = submit(&w, &maker, "intro", &production(&circulating)).await;
+        assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
+        let intro = submit(&w, &rival, "intro", &production(&[&theirs[0]])).await;
+        assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
+        let (a, b, c, applied_only) = (&mine[0], &mine[1], &mine[2], &mine[3]);
+        let unknown = "010465235226200921AAAAAAAAAAAAA".to_owned();
+        let sold = submit(
+            &w,
+            &maker,
+            "sold",
+            &json!({"kind": "withdrawal", "codes": [c], "reason": "RETAIL"}),
+        )
+        .await;
+        assert_eq!(sold["status"], "CHECKED_OK", "{sold}");
+
+        for (n, (list, fault)) in [
+            (vec![a, b, a], "code_duplicate"),
+            (vec![a, &theirs[0], b], "code_not_owned"),
+            (vec![&unknown, a, b], "code_not_found"),
+            (vec![a, b, applied_only], "not_in_circulation"),
+            (vec![c, a, b], "already_sold"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let refused = submit(&w, &maker, &format!("bad-{n}"), &shipment(&list, &shop)).await;
+            assert_eq!(refused["status"], "CHECKED_NOT_OK", "{refused}");
+            assert_eq!(error_codes(&refused), [fault], "{refused}");
+        }
+        // Nothing was held or changed: the good codes ship.
+        let shipped = submit(&w, &maker, "ship", &shipment(&[a, b], &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+    }
+);
+
+on_every_database!(
+    a_shipments_check_holds_its_codes_until_it_ends,
+    |db: Db| async move {
+        use tanba_core::lifecycle::{Operation, kept_by};
+        // The check reads and locks the unit codes it lists at once
+        // (`Tx::lock_listed`): another transaction over the same codes
+        // waits for it to end.
+        let w = world(&db).await;
+        let maker = party(&w, 1, &["manufacturer"]).await;
+        let shop = party(&w, 2, &["retailer"]).await;
+        let all = codes(&w, &maker, GTIN, 20).await;
+        let applied = json!({"kind": "application", "codes": all});
+        assert_eq!(
+            submit(&w, &maker, "apply", &applied).await["status"],
+            "CHECKED_OK"
+        );
+        let every: Vec<&String> = all.iter().collect();
+        let intro = submit(&w, &maker, "intro", &production(&every)).await;
+        assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
+        let shipped = submit(&w, &maker, "ship", &shipment(&every, &shop)).await;
+        assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
+        let id: tanba_api::ids::DocumentId =
+            shipped["id"].as_str().expect("id").parse().expect("uuid");
+
+        let (store, seller) = store_and_id(&w.settings, &maker).await;
+        let kept = kept_by(Operation::Ship).expect("ship keeps");
+        let mut first = store.begin().await.expect("begin");
+        let locked = first.lock_listed(id, seller, &kept).await.expect("lock");
+        assert_eq!(locked, all.len());
+        let second = async {
+            let mut tx = store.begin().await.expect("begin");
+            let locked = tx.lock_listed(id, seller, &kept).await.expect("lock");
+            tx.rollback().await.expect("rollback");
+            locked
+        };
+        let mut second = std::pin::pin!(second);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), &mut second)
+                .await
+                .is_err(),
+            "a second lock of the same codes did not wait"
+        );
+        first.rollback().await.expect("rollback");
+        assert_eq!(second.await, all.len());
+        // Codes of someone else count for nothing.
+        let (other, buyer) = store_and_id(&w.settings, &shop).await;
+        other.close().await;
+        let mut tx = store.begin().await.expect("begin");
+        assert_eq!(tx.lock_listed(id, buyer, &kept).await.expect("lock"), 0);
+        tx.rollback().await.expect("rollback");
+        store.close().await;
+    }
+);
+
+on_every_database!(
     an_acceptance_moves_the_codes_listed_and_no_other,
     |db: Db| async move {
         // 96 codes fall into every partition of `codes` on PostgreSQL, a

@@ -21,6 +21,14 @@
 //! second transaction stores every error and `CHECKED_NOT_OK`. Cached cards
 //! are invalidated after the commit.
 //!
+//! A shipment's unit codes listed alone are first checked all at once, in
+//! the database, by the keys stored with its items (`Tx::lock_listed`):
+//! the rows that pass (the sender's, in a state `ship` keeps, in no package,
+//! held by no other shipment) are found by key and then locked in the order
+//! they lie. When as many are locked as there are codes listed, every one
+//! passed and none is listed twice, and only the SSCCs are read; otherwise
+//! the codes are read and checked as above, to list every refusal.
+//!
 //! An acceptance is first tried optimistically: the shipment's codes were
 //! checked when it was shipped and are held by it, so each chunk is moved
 //! with one guarded write and no read (`Tx::move_listed`, by the keys
@@ -548,6 +556,29 @@ impl<'a> Moving<'a> {
                     return Ok(());
                 }
                 true
+            }
+            // A shipment's check: every unit code listed alone is read and
+            // locked in the database, by the keys stored with the items,
+            // when each one passes; otherwise the pages look at every code,
+            // to list each refusal.
+            None if self.by_document && self.plan.alone_only && self.plan.new_owner.is_none() => {
+                match self.plan.operations {
+                    [operation] => {
+                        let (span, keyless) = store.document_item_span(id).await?;
+                        let listed = usize::try_from(span - keyless)?;
+                        let kept = tanba_core::lifecycle::kept_by(*operation).unwrap_or_default();
+                        let locked = tx.lock_listed(id, self.doc.sender, &kept).await?;
+                        anyhow::ensure!(
+                            locked <= listed,
+                            "{locked} rows locked for {listed} codes listed"
+                        );
+                        if locked == listed {
+                            self.moved += locked;
+                        }
+                        locked == listed
+                    }
+                    _ => false,
+                }
             }
             _ => false,
         };

@@ -138,7 +138,91 @@ const LISTED_CHUNK: usize = 10_000;
 const STATE: &str =
     "((c.status * 1000 + COALESCE(c.reason + 1, 0)) * 2 + CAST(c.blocked AS INTEGER))";
 
+/// The partitions of `codes` on PostgreSQL: each one's `oid` and its name
+/// as the catalog prints it, checked to be a plain identifier, since it is
+/// written into statements.
+async fn partitions(
+    t: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let parts: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT CAST(inhrelid AS int8) AS part, \
+           CAST(CAST(inhrelid AS regclass) AS text) AS name \
+         FROM pg_inherits WHERE inhparent = CAST('codes' AS regclass) \
+         ORDER BY part",
+    )
+    .fetch_all(&mut **t)
+    .await?;
+    for (_, name) in &parts {
+        anyhow::ensure!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'),
+            "unexpected partition name {name:?}"
+        );
+    }
+    Ok(parts)
+}
+
+/// `CREATE TEMP TABLE listed_rows` of the places (partition and `ctid`) of
+/// the codes `document` lists by key that pass `filter` (over `codes c`
+/// and `document_items i`), for a statement per partition that reaches
+/// the rows in the order they lie (see [`Tx::move_listed`]). `CREATE TABLE
+/// AS` may run in parallel workers, which `INSERT … SELECT` may not, and
+/// takes no parameters: the document's id is written in, a UUID, which
+/// prints as hex and hyphens; so must be everything in `filter`.
+async fn listed_places(
+    t: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    document: DocumentId,
+    filter: &str,
+) -> anyhow::Result<()> {
+    let sql = format!(
+        "CREATE TEMP TABLE listed_rows ON COMMIT DROP AS \
+         SELECT c.tableoid AS part, c.ctid AS place FROM document_items i \
+         JOIN codes c ON c.gtin = i.gtin AND c.serial = i.serial \
+         WHERE i.document = '{}' AND i.gtin IS NOT NULL{filter}",
+        document.as_uuid().hyphenated()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut **t)
+        .await?;
+    Ok(())
+}
+
+/// A list of UUIDs as SQL literals, for a statement that takes no
+/// parameters.
+fn uuid_literals(ids: impl IntoIterator<Item = uuid::Uuid>) -> String {
+    ids.into_iter()
+        .map(|id| format!("'{}'", id.hyphenated()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Tx {
+    /// The shipments of `sender` other than `doc` that wait for their
+    /// buyers: the only documents whose codes `doc` may not move while they
+    /// wait (see [`Tx::lock_codes`]).
+    async fn holders(
+        &mut self,
+        sender: ParticipantId,
+        doc: DocumentId,
+    ) -> anyhow::Result<Vec<DocumentId>> {
+        const HOLDERS: &str = "SELECT id FROM documents \
+            WHERE status = 'WAIT_ACCEPTANCE' AND sender = $1 AND id <> $2";
+        let holders: Vec<String> = with_tx!(self, c => {
+            sqlx::query_scalar(HOLDERS)
+                .bind(sender.to_string())
+                .bind(doc.to_string())
+                .fetch_all(&mut *c)
+                .await?
+        });
+        holders
+            .iter()
+            .map(|h| {
+                h.parse()
+                    .map_err(|e| anyhow::anyhow!("document id {h:?}: {e}"))
+            })
+            .collect()
+    }
+
     /// The rows of `keys` (GTIN as a number, serial), in one statement,
     /// locked until the transaction ends (on PostgreSQL; SQLite's write
     /// transaction holds the database). The answer is aligned with `keys`:
@@ -159,15 +243,12 @@ impl Tx {
         doc: DocumentId,
         sender: ParticipantId,
     ) -> anyhow::Result<Vec<Option<CodeRow>>> {
-        const HOLDERS: &str = "SELECT id FROM documents \
-            WHERE status = 'WAIT_ACCEPTANCE' AND sender = $1 AND id <> $2";
-        let holders: Vec<String> = with_tx!(self, c => {
-            sqlx::query_scalar(HOLDERS)
-                .bind(sender.to_string())
-                .bind(doc.to_string())
-                .fetch_all(&mut *c)
-                .await?
-        });
+        let holders: Vec<String> = self
+            .holders(sender, doc)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         use super::codes::OWNER;
         let rows: Vec<RowTuple> = match self {
             Tx::Postgres(t) => {
@@ -520,35 +601,9 @@ impl Tx {
                 // by key at the same time (a second shipment of codes this
                 // one holds) may deadlock with it; PostgreSQL then aborts
                 // one, which is run again (`store::is_transient`).
-                //
-                // `CREATE TABLE AS` takes no parameters: the document's id
-                // is written in, a UUID, which prints as hex and hyphens.
-                let sql = format!(
-                    "CREATE TEMP TABLE listed_rows ON COMMIT DROP AS \
-                     SELECT c.tableoid AS part, c.ctid AS place FROM document_items i \
-                     JOIN codes c ON c.gtin = i.gtin AND c.serial = i.serial \
-                     WHERE i.document = '{}' AND i.gtin IS NOT NULL",
-                    document.as_uuid().hyphenated()
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut **t)
-                    .await?;
-                let parts: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT CAST(inhrelid AS int8) AS part, \
-                       CAST(CAST(inhrelid AS regclass) AS text) AS name \
-                     FROM pg_inherits WHERE inhparent = CAST('codes' AS regclass) \
-                     ORDER BY part",
-                )
-                .fetch_all(&mut **t)
-                .await?;
+                listed_places(t, document, "").await?;
                 let mut moved = 0;
-                for (part, name) in parts {
-                    // A partition's name as the catalog prints it.
-                    anyhow::ensure!(
-                        name.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'),
-                        "unexpected partition name {name:?}"
-                    );
+                for (part, name) in partitions(t).await? {
                     let sql = format!(
                         "UPDATE {name} c SET owner = $1 \
                          WHERE c.ctid = ANY(ARRAY(SELECT l.place FROM listed_rows l \
@@ -597,6 +652,103 @@ impl Tx {
             }
         };
         Ok(usize::try_from(moved)?)
+    }
+
+    /// Reads and locks, until the transaction ends, the unit codes
+    /// `document` lists (at positions `0..span`, by the keys stored with
+    /// its items) that pass a shipment's check: stored, `owner`'s, in one
+    /// of the `kept` states, in no package, and held by none of `owner`'s
+    /// other shipments waiting for a buyer. Returns how many rows it
+    /// locked: as many as the unit codes listed means every one passed and
+    /// none is listed twice (two items of one code lock one row); fewer,
+    /// that the caller must look at each code to list the refusals.
+    ///
+    /// On PostgreSQL the rows are found by key first and then locked in the
+    /// order they lie, as [`Tx::move_listed`] writes them: read and locked
+    /// by key in chunks ([`Tx::lock_codes`]), a million rows took 22.5 s,
+    /// this way 12.4 s. The lock re-reads each row; one changed in between
+    /// is no longer at its place and is not counted. SQLite's write
+    /// transaction holds the whole database: one count, nothing to lock.
+    pub async fn lock_listed(
+        &mut self,
+        document: DocumentId,
+        owner: ParticipantId,
+        kept: &[CodeState],
+    ) -> anyhow::Result<usize> {
+        if kept.is_empty() {
+            return Ok(0);
+        }
+        let holders = self.holders(owner, document).await?;
+        let kept = state_numbers(kept);
+        let locked = match self {
+            Tx::Postgres(t) => {
+                probe_by_key(t).await?;
+                let numbers = kept
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut filter = format!(
+                    " AND c.owner = '{}' AND {STATE} IN ({numbers}) \
+                     AND NOT EXISTS (SELECT 1 FROM package_codes pc \
+                       WHERE pc.gtin = c.gtin AND pc.serial = c.serial)",
+                    owner.as_uuid().hyphenated()
+                );
+                if !holders.is_empty() {
+                    filter += &format!(
+                        " AND NOT EXISTS (SELECT 1 FROM document_items h \
+                           WHERE h.gtin = c.gtin AND h.serial = c.serial \
+                           AND h.document IN ({}))",
+                        uuid_literals(holders.iter().map(DocumentId::as_uuid))
+                    );
+                }
+                listed_places(t, document, &filter).await?;
+                let mut locked: i64 = 0;
+                for (part, name) in partitions(t).await? {
+                    let sql = format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM {name} c \
+                         WHERE c.ctid = ANY(ARRAY(SELECT l.place FROM listed_rows l \
+                           WHERE l.part = CAST($1 AS oid))) \
+                           AND c.owner = $2 AND {STATE} = ANY($3::int4[]) \
+                         FOR UPDATE) AS locked"
+                    );
+                    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(part)
+                        .bind(owner.as_uuid())
+                        .bind(&kept)
+                        .fetch_one(&mut **t)
+                        .await?;
+                    locked += count;
+                }
+                sqlx::query("DROP TABLE listed_rows")
+                    .execute(&mut **t)
+                    .await?;
+                locked
+            }
+            Tx::Sqlite(t) => {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM (SELECT DISTINCT c.gtin, c.serial \
+                     FROM document_items i JOIN codes c \
+                       ON c.gtin = i.gtin AND c.serial = i.serial \
+                     WHERE i.document = $1 AND i.gtin IS NOT NULL AND c.owner = $2 \
+                       AND {STATE} IN (SELECT value FROM json_each($3)) \
+                       AND NOT EXISTS (SELECT 1 FROM package_codes pc \
+                         WHERE pc.gtin = c.gtin AND pc.serial = c.serial) \
+                       AND NOT EXISTS (SELECT 1 FROM document_items h \
+                         WHERE h.gtin = c.gtin AND h.serial = c.serial \
+                         AND h.document IN (SELECT value FROM json_each($4))))"
+                );
+                let holders: Vec<String> = holders.iter().map(ToString::to_string).collect();
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(document.to_string())
+                    .bind(owner.as_uuid())
+                    .bind(serde_json::Value::from(kept).to_string())
+                    .bind(json!(holders).to_string())
+                    .fetch_one(&mut **t)
+                    .await?
+            }
+        };
+        Ok(usize::try_from(locked)?)
     }
 
     /// The state of a code in `packages` that is not blocked; `None` when
