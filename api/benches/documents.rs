@@ -645,13 +645,15 @@ async fn bench(db: &common::Db, n: usize, stored: usize) -> anyhow::Result<()> {
         "killed",
     )
     .await?;
-    // Killed once the worker is applying it: its transaction has read and
-    // locked codes (PostgreSQL shows its lock statement), and a second more.
+    // Killed once the worker is applying it: its transaction reads and
+    // locks codes (PostgreSQL shows its statement: the places of the codes
+    // listed, or their locks by key), and a second more.
     let waiting = Instant::now();
     loop {
         let applying: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid() AND query LIKE '%FOR UPDATE OF c%'",
+             AND pid <> pg_backend_pid() \
+             AND (query LIKE '%listed_rows%' OR query LIKE '%FOR UPDATE OF c%')",
         )
         .fetch_one(&mut c)
         .await?;

@@ -1064,6 +1064,114 @@ on_every_database!(
     }
 );
 
+/// How many sessions on `url`'s database wait for a lock.
+async fn waiting(url: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut c = sqlx::PgConnection::connect(url).await.expect("postgres");
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .expect("count")
+}
+
+async fn until_waiting(url: &str, sessions: i64) {
+    for _ in 0..200 {
+        if waiting(url).await >= sessions {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{sessions} sessions never waited for a lock");
+}
+
+/// Two service instances checking two shipments of one code at once (the
+/// second instance's clock behind, so it took the later document first)
+/// must not both ship it. PostgreSQL only: on SQLite one write transaction
+/// holds the whole database, so two checks never overlap.
+#[tokio::test]
+async fn two_instances_checking_shipments_of_one_code_at_once_ship_it_once() {
+    use sqlx::Connection as _;
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let w = world(&db).await;
+    let maker = party(&w, 1, &["manufacturer"]).await;
+    let shop = party(&w, 2, &["retailer"]).await;
+    let other_shop = party(&w, 3, &["retailer"]).await;
+    let all = codes(&w, &maker, GTIN, 1).await;
+    let applied = json!({"kind": "application", "codes": all});
+    assert_eq!(
+        submit(&w, &maker, "apply", &applied).await["status"],
+        "CHECKED_OK"
+    );
+    let code = &all[0];
+    let intro = submit(&w, &maker, "intro", &production(&[code])).await;
+    assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
+
+    // The code's row held, as by some other transaction, so that both
+    // checks reach it before either ends.
+    let parsed = tanba_core::MarkingCode::parse(code).expect("code");
+    let gtin: i64 = parsed.gtin().as_str().parse().expect("gtin");
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.expect("pg");
+    sqlx::query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT 1 FROM codes WHERE gtin = $1 AND serial = $2 FOR UPDATE")
+        .bind(gtin)
+        .bind(parsed.serial().as_str())
+        .fetch_one(&mut holder)
+        .await
+        .expect("held");
+
+    // This instance's worker takes the first shipment and waits.
+    let (status, first) = send(&w, &maker, "ship-a", &shipment(&[code], &shop)).await;
+    assert_eq!(status, 202, "{first}");
+    until_waiting(&db.url, 1).await;
+    // The second waits behind it here; another instance checks it now.
+    let (status, second) = send(&w, &maker, "ship-b", &shipment(&[code], &other_shop)).await;
+    assert_eq!(status, 202, "{second}");
+    let second_id: tanba_api::ids::DocumentId =
+        second["id"].as_str().expect("id").parse().expect("uuid");
+    let (store, _) = store_and_id(&w.settings, &maker).await;
+    let cards = w.app.cards.clone();
+    let other_instance = tokio::spawn({
+        let store = store.clone();
+        async move { tanba_api::documents::worker::process(&store, &cards, second_id).await }
+    });
+    until_waiting(&db.url, 2).await;
+    sqlx::query("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("rollback");
+    other_instance.await.expect("joined").expect("processed");
+
+    let mut outcomes = Vec::new();
+    for answer in [&first, &second] {
+        let id = answer["id"].as_str().expect("id");
+        let doc = settled(&w, &maker.token, id, "kk").await;
+        outcomes.push((
+            doc["status"].as_str().expect("status").to_owned(),
+            error_codes(&doc),
+        ));
+    }
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "CHECKED_NOT_OK".to_owned(),
+                vec!["code_in_pending_shipment".to_owned()]
+            ),
+            ("WAIT_ACCEPTANCE".to_owned(), vec![]),
+        ]
+    );
+    store.close().await;
+}
+
 on_every_database!(
     an_acceptance_moves_the_codes_listed_and_no_other,
     |db: Db| async move {

@@ -3,7 +3,9 @@
 //! seller's answer to a shipment ([`settle`]).
 //!
 //! A document is processed in one transaction: its row is locked and its
-//! status re-read (another worker may have been first), then its codes are
+//! status re-read (another worker may have been first), its sender's row is
+//! held (no two of a sender's documents are checked at once, by any
+//! instance: see [`process`]), then its codes are
 //! read and locked 10,000 at a time in key order (`Tx::lock_codes`), each
 //! code's owner compared with the sender, its absence from any shipment
 //! waiting for a buyer checked, and its steps run through
@@ -933,6 +935,14 @@ pub async fn process(store: &Store, cards: &CardCache, id: DocumentId) -> anyhow
         Some(d) if d.status == DocumentStatus::InProgress => {}
         _ => return tx.rollback().await,
     }
+    // A code (or package) a waiting shipment holds is found through the
+    // sender's shipments waiting for a buyer, read before the codes are
+    // locked. A shipment's check writes no code row, so locking a code does
+    // not wait for another check of the same code to be seen: two service
+    // instances checking two of a sender's documents at once could both
+    // pass the same code. Only the sender's own shipments hold the codes
+    // it may move, so its documents are checked one at a time.
+    tx.hold_sender(doc.sender).await?;
     let moved = match doc.kind {
         DocumentKind::Aggregation => aggregate(&mut tx, store, &doc, &sender).await?,
         DocumentKind::Disaggregation => disaggregate(&mut tx, store, &doc, &sender).await?,

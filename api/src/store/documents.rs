@@ -295,6 +295,21 @@ impl Tx {
         row.map(from_row).transpose()
     }
 
+    /// Holds `sender`'s row until the transaction ends, so that no two of
+    /// a sender's documents are checked at once, by any instance of the
+    /// service (see `documents::worker::process`). `FOR NO KEY UPDATE`
+    /// leaves the row free for the key share a reference to it takes.
+    /// SQLite's write transaction already holds the whole database.
+    pub async fn hold_sender(&mut self, sender: ParticipantId) -> anyhow::Result<()> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SELECT 1 FROM participants WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(sender.to_string())
+                .fetch_optional(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Moves the document to `status` (the caller has checked the step with
     /// `tanba_core::document::document_step`).
     pub async fn set_document_status(
