@@ -135,7 +135,13 @@ impl TestApp {
         let handle = tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            // Idle connections dropped well before the server's keep-alive
+            // (actix: 5 s) closes them: a request sent on a connection the
+            // server is closing fails to send.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build()
+                .expect("http client"),
             cards,
             scans,
             server,
