@@ -594,8 +594,10 @@ impl Tx {
                 // in parallel workers, which `INSERT … SELECT` may not),
                 // and are then written partition by partition in the order
                 // they lie: a TID scan sorts its list. The guard is in the
-                // write: a row changed in between is no longer at its old
-                // place, is not written, and the count comes up short. Rows
+                // write: PostgreSQL follows a row changed in between to its
+                // newest version and checks owner and state there; one that
+                // no longer passes is not written, and the count comes up
+                // short. Rows
                 // are locked in this order, not in key order as
                 // `lock_codes` locks; a transaction locking the same codes
                 // by key at the same time (a second shipment of codes this
@@ -655,8 +657,7 @@ impl Tx {
     }
 
     /// Reads and locks, until the transaction ends, the unit codes
-    /// `document` lists (at positions `0..span`, by the keys stored with
-    /// its items) that pass a shipment's check: stored, `owner`'s, in one
+    /// `document` lists (by the keys stored with its items) that pass a shipment's check: stored, `owner`'s, in one
     /// of the `kept` states, in no package, and held by none of `owner`'s
     /// other shipments waiting for a buyer. Returns how many rows it
     /// locked: as many as the unit codes listed means every one passed and
@@ -666,8 +667,12 @@ impl Tx {
     /// On PostgreSQL the rows are found by key first and then locked in the
     /// order they lie, as [`Tx::move_listed`] writes them: read and locked
     /// by key in chunks ([`Tx::lock_codes`]), a million rows took 22.5 s,
-    /// this way 12.4 s. The lock re-reads each row; one changed in between
-    /// is no longer at its place and is not counted. SQLite's write
+    /// this way 12.4 s. The lock re-reads each row and checks its owner
+    /// and state again: one changed in between to another is not counted
+    /// (PostgreSQL follows a row's update to its newest version). Its
+    /// package and holders are not read again: no code row changes when a
+    /// code is packed, and a sender's documents are checked one at a time
+    /// (`Tx::hold_sender`). SQLite's write
     /// transaction holds the whole database: one count, nothing to lock.
     pub async fn lock_listed(
         &mut self,
