@@ -95,6 +95,32 @@ async fn inspector(w: &World) -> String {
     token
 }
 
+/// An `Idempotency-Key` for a step of new codes: the first one's serial
+/// names them (a whole code has a GS, which no key may hold).
+fn key_for(step: &str, codes: &[String]) -> String {
+    let first = tanba_core::MarkingCode::parse(&codes[0]).expect("code");
+    format!("{step}-{}", first.serial().as_str())
+}
+
+/// `n` new codes of `gtin` for `who`, emitted and reported applied.
+async fn applied_codes(w: &World, who: &Party, gtin: &str, n: u32) -> Vec<String> {
+    let all = codes(w, who, gtin, n).await;
+    let doc = json!({"kind": "application", "codes": all});
+    let applied = submit(w, who, &key_for("apply", &all), &doc).await;
+    assert_eq!(applied["status"], "CHECKED_OK", "{applied}");
+    all
+}
+
+/// `n` new codes of `gtin` for `who`, in circulation: emitted, applied and
+/// introduced as local production.
+async fn in_circulation(w: &World, who: &Party, gtin: &str, n: u32) -> Vec<String> {
+    let all = applied_codes(w, who, gtin, n).await;
+    let every: Vec<&String> = all.iter().collect();
+    let introduced = submit(w, who, &key_for("intro", &all), &production(&every)).await;
+    assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+    all
+}
+
 on_every_database!(
     codes_go_through_their_whole_life_by_documents,
     |db: Db| async move {
@@ -849,20 +875,8 @@ on_every_database!(
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
         let inspector = inspector(&w).await;
-        let mine = codes(&w, &maker, GTIN, 2).await;
+        let mine = in_circulation(&w, &maker, GTIN, 2).await;
         let [a, b] = [&mine[0], &mine[1]];
-        let applied = submit(
-            &w,
-            &maker,
-            "apply",
-            &json!({"kind": "application", "codes": &mine}),
-        )
-        .await;
-        assert_eq!(applied["status"], "CHECKED_OK");
-        assert_eq!(
-            submit(&w, &maker, "intro", &production(&[a, b])).await["status"],
-            "CHECKED_OK"
-        );
         let shipped = submit(&w, &maker, "ship", &shipment(&[a, b], &shop)).await;
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         let id = shipped["id"].as_str().expect("id").to_owned();
@@ -965,19 +979,10 @@ on_every_database!(
         let maker = party(&w, 1, &["manufacturer"]).await;
         let rival = party(&w, 3, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let mine = codes(&w, &maker, GTIN, 4).await;
-        let theirs = codes(&w, &rival, OTHER_GTIN, 1).await;
-        for (who, list) in [(&maker, &mine), (&rival, &theirs)] {
-            let applied = json!({"kind": "application", "codes": list});
-            assert_eq!(
-                submit(&w, who, "apply", &applied).await["status"],
-                "CHECKED_OK"
-            );
-        }
+        let mine = applied_codes(&w, &maker, GTIN, 4).await;
+        let theirs = in_circulation(&w, &rival, OTHER_GTIN, 1).await;
         let circulating: Vec<&String> = mine.iter().take(3).collect();
         let intro = submit(&w, &maker, "intro", &production(&circulating)).await;
-        assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
-        let intro = submit(&w, &rival, "intro", &production(&[&theirs[0]])).await;
         assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
         let (a, b, c, applied_only) = (&mine[0], &mine[1], &mine[2], &mine[3]);
         let unknown = "010465235226200921AAAAAAAAAAAAA".to_owned();
@@ -1020,15 +1025,8 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, GTIN, 20).await;
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
+        let all = in_circulation(&w, &maker, GTIN, 20).await;
         let every: Vec<&String> = all.iter().collect();
-        let intro = submit(&w, &maker, "intro", &production(&every)).await;
-        assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
         let shipped = submit(&w, &maker, "ship", &shipment(&every, &shop)).await;
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
         let id: tanba_api::ids::DocumentId =
@@ -1101,15 +1099,8 @@ async fn two_instances_checking_shipments_of_one_code_at_once_ship_it_once() {
     let maker = party(&w, 1, &["manufacturer"]).await;
     let shop = party(&w, 2, &["retailer"]).await;
     let other_shop = party(&w, 3, &["retailer"]).await;
-    let all = codes(&w, &maker, GTIN, 1).await;
-    let applied = json!({"kind": "application", "codes": all});
-    assert_eq!(
-        submit(&w, &maker, "apply", &applied).await["status"],
-        "CHECKED_OK"
-    );
+    let all = in_circulation(&w, &maker, GTIN, 1).await;
     let code = &all[0];
-    let intro = submit(&w, &maker, "intro", &production(&[code])).await;
-    assert_eq!(intro["status"], "CHECKED_OK", "{intro}");
 
     // The code's row held, as by some other transaction, so that both
     // checks reach it before either ends.
@@ -1182,15 +1173,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, GTIN, 96).await;
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
-        let every: Vec<&String> = all.iter().collect();
-        let introduced = submit(&w, &maker, "intro", &production(&every)).await;
-        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
+        let all = in_circulation(&w, &maker, GTIN, 96).await;
         let listed: Vec<&String> = all.iter().step_by(2).collect();
         let shipped = submit(&w, &maker, "ship", &shipment(&listed, &shop)).await;
         assert_eq!(shipped["status"], "WAIT_ACCEPTANCE", "{shipped}");
@@ -1224,15 +1207,8 @@ on_every_database!(
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
         let inspector = inspector(&w).await;
-        let all = codes(&w, &maker, GTIN, 5).await;
+        let all = in_circulation(&w, &maker, GTIN, 5).await;
         let [a, b, c, d, e] = [&all[0], &all[1], &all[2], &all[3], &all[4]];
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
-        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c, d, e])).await;
-        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
         let boxed = sscc(7);
         let packed = submit(&w, &maker, "agg", &aggregation(&[(&boxed, vec![d, e])])).await;
         assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
@@ -1325,15 +1301,7 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let mine = codes(&w, &maker, GTIN, 3).await;
-        let applied = submit(
-            &w,
-            &maker,
-            "apply",
-            &json!({"kind": "application", "codes": &mine}),
-        )
-        .await;
-        assert_eq!(applied["status"], "CHECKED_OK");
+        let mine = applied_codes(&w, &maker, GTIN, 3).await;
         // The third stays APPLIED: not in circulation, so not to be moved.
         let intro = submit(&w, &maker, "intro", &production(&[&mine[0], &mine[1]])).await;
         assert_eq!(intro["status"], "CHECKED_OK");
@@ -1477,15 +1445,8 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, GTIN, 5).await;
+        let all = in_circulation(&w, &maker, GTIN, 5).await;
         let [a, b, c, d, e] = [&all[0], &all[1], &all[2], &all[3], &all[4]];
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
-        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c, d, e])).await;
-        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
 
         let (box1, box2, pallet) = (sscc(1), sscc(2), sscc(3));
         let boxes = aggregation(&[(&box1, vec![a, b]), (&box2, vec![c, d])]);
@@ -1711,15 +1672,8 @@ on_every_database!(
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
         let inspector = inspector(&w).await;
-        let all = codes(&w, &maker, GTIN, 4).await;
+        let all = in_circulation(&w, &maker, GTIN, 4).await;
         let [a, b, c, d] = [&all[0], &all[1], &all[2], &all[3]];
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
-        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c, d])).await;
-        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
         let (box1, box2, pallet) = (sscc(1), sscc(2), sscc(3));
         let boxes = aggregation(&[(&box1, vec![a, b]), (&box2, vec![c, d])]);
         assert_eq!(
@@ -1949,14 +1903,9 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let stranger = party(&w, 3, &["manufacturer"]).await;
-        let all = codes(&w, &maker, GTIN, 5).await;
+        let all = applied_codes(&w, &maker, GTIN, 5).await;
         let [a, b, c, d, e] = [&all[0], &all[1], &all[2], &all[3], &all[4]];
         let theirs = codes(&w, &stranger, OTHER_GTIN, 1).await;
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
         let introduced = submit(&w, &maker, "intro", &production(&[a, b, c])).await;
         assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
         let box0 = sscc(10);
@@ -2228,15 +2177,8 @@ on_every_database!(
         let w = world(&db).await;
         let maker = party(&w, 1, &["manufacturer"]).await;
         let shop = party(&w, 2, &["retailer"]).await;
-        let all = codes(&w, &maker, GTIN, 3).await;
+        let all = in_circulation(&w, &maker, GTIN, 3).await;
         let [a, b, c] = [&all[0], &all[1], &all[2]];
-        let applied = json!({"kind": "application", "codes": all});
-        assert_eq!(
-            submit(&w, &maker, "apply", &applied).await["status"],
-            "CHECKED_OK"
-        );
-        let introduced = submit(&w, &maker, "intro", &production(&[a, b, c])).await;
-        assert_eq!(introduced["status"], "CHECKED_OK", "{introduced}");
         let boxed = sscc(7);
         let packed = submit(&w, &maker, "agg", &aggregation(&[(&boxed, vec![a, b])])).await;
         assert_eq!(packed["status"], "CHECKED_OK", "{packed}");
