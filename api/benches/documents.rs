@@ -180,7 +180,7 @@ fn serve(db: &common::Db, settings: &Settings, port: u16) -> anyhow::Result<Serv
             .env("TANBA_DATABASE_URL", &db.url)
             .env("TANBA_EMISSION_KEY_FILE", &settings.emission_key_file)
             .env("TANBA_DOCUMENT_MAX_BYTES", (512usize << 20).to_string())
-            .env("TANBA_LOG_FILTER", "warn")
+            .env("TANBA_LOG_FILTER", "warn,tanba_api::routes::documents=info")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?,
