@@ -569,9 +569,10 @@ impl<'a> Moving<'a> {
                         let (span, keyless) = store.document_item_span(id).await?;
                         let listed = usize::try_from(span - keyless)?;
                         let kept = tanba_core::lifecycle::kept_by(*operation).unwrap_or_default();
-                        let locked = match listed {
-                            0 => 0,
-                            _ => tx.lock_listed(id, self.doc.sender, &kept).await?,
+                        let locked = if listed == 0 {
+                            0
+                        } else {
+                            tx.lock_listed(id, self.doc.sender, &kept).await?
                         };
                         anyhow::ensure!(
                             locked <= listed,

@@ -46,7 +46,6 @@ use actix_web::http::header::{self, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1251};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use tanba_core::document::{Action, DocumentKind, DocumentStatus, DocumentStep, DocumentStepError};
 use tanba_core::epcis::{self, Happening, Parent, Step};
 use tanba_core::lifecycle::{CodeState, Status};
@@ -152,9 +151,10 @@ async fn create(
         }
     })?;
     caller.require(docs::roles_for(checked.kind))?;
-    let read = received.elapsed();
+    let checked_at = received.elapsed();
 
-    let digest = format!("{:x}", Sha256::digest(&raw));
+    // The SHA-256 of the bytes as sent, already taken for the idempotency key.
+    let digest = idem.request_hash.clone();
     let detail = json!({"kind": checked.kind.as_str(), "body_digest": digest});
     let signature = req
         .headers()
@@ -245,13 +245,13 @@ async fn create(
         fields: checked.fields.clone(),
         items: Vec::new(),
     };
-    let verified = received.elapsed();
+    let verified_at = received.elapsed();
     let mut tx = state.store.begin().await?;
     let doc = tx.insert_document(&new).await?;
     drop(new);
-    let body_stored = received.elapsed();
+    let body_at = received.elapsed();
     docs::store_items(&mut tx, doc.id, text.clone(), checked).await?;
-    let items_stored = received.elapsed();
+    let items_at = received.elapsed();
     let answer = summary(&doc).to_string();
     let mut audit = caller.audit("document.create");
     audit.object = Some(doc.id.to_string());
@@ -280,10 +280,10 @@ async fn create(
     tracing::info!(
         document = %doc.id,
         codes,
-        checked_ms = read.as_millis(),
-        verified_ms = verified.as_millis(),
-        body_stored_ms = body_stored.as_millis(),
-        items_stored_ms = items_stored.as_millis(),
+        checked_ms = checked_at.as_millis(),
+        verified_ms = verified_at.as_millis(),
+        body_stored_ms = body_at.as_millis(),
+        items_stored_ms = items_at.as_millis(),
         committed_ms = received.elapsed().as_millis(),
         "document received"
     );

@@ -597,8 +597,7 @@ impl Tx {
                 // write: PostgreSQL follows a row changed in between to its
                 // newest version and checks owner and state there; one that
                 // no longer passes is not written, and the count comes up
-                // short. Rows
-                // are locked in this order, not in key order as
+                // short. Rows are locked in this order, not in key order as
                 // `lock_codes` locks; a transaction locking the same codes
                 // by key at the same time (a second shipment of codes this
                 // one holds) may deadlock with it; PostgreSQL then aborts
@@ -657,9 +656,10 @@ impl Tx {
     }
 
     /// Reads and locks, until the transaction ends, the unit codes
-    /// `document` lists (by the keys stored with its items) that pass a shipment's check: stored, `owner`'s, in one
-    /// of the `kept` states, in no package, and held by none of `owner`'s
-    /// other shipments waiting for a buyer. Returns how many rows it
+    /// `document` lists (by the keys stored with its items) that pass a
+    /// shipment's check: stored, `owner`'s, in one of the `kept` states,
+    /// in no package, and held by none of `owner`'s other shipments
+    /// waiting for a buyer. Returns how many rows it
     /// locked: as many as the unit codes listed means every one passed and
     /// none is listed twice (two items of one code lock one row); fewer,
     /// that the caller must look at each code to list the refusals.
